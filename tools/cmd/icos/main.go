@@ -1,0 +1,40 @@
+// Command icos builds the pieces of IC-OS disk images: deterministic tars,
+// filesystems, disks and base images. Each subcommand lives in its own file
+// of this package and registers itself with register; the command only
+// parses flags and calls the format packages under tools/.
+package main
+
+import (
+	"fmt"
+	"os"
+	"sort"
+
+	"github.com/urfave/cli/v2"
+)
+
+// commands holds the subcommands registered by the files of this package.
+var commands []*cli.Command
+
+// register adds a top-level subcommand; call it from an init function.
+func register(c *cli.Command) { commands = append(commands, c) }
+
+func newApp() *cli.App {
+	cmds := append([]*cli.Command(nil), commands...)
+	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
+	return &cli.App{
+		Name:  "icos",
+		Usage: "build reproducible IC-OS images without root, containers or fake time",
+		Description: "Every output of icos is a function of its inputs and flags only: " +
+			"no clock, host user or random value reaches it. Outputs are written to a " +
+			"temporary file beside the destination and renamed into place when complete.",
+		Commands:             cmds,
+		EnableBashCompletion: true,
+	}
+}
+
+func main() {
+	if err := newApp().Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "icos:", err)
+		os.Exit(1)
+	}
+}
