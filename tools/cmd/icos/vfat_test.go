@@ -1,0 +1,236 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// vfatTool finds an external program or fails naming its Debian package.
+func vfatTool(t *testing.T, name, pkg string) string {
+	t.Helper()
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	for _, dir := range []string{"/usr/sbin", "/sbin"} {
+		if p := filepath.Join(dir, name); vfatIsExec(p) {
+			return p
+		}
+	}
+	t.Fatalf("%s not found: install the Debian package %s", name, pkg)
+	return ""
+}
+
+func vfatIsExec(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode()&0o111 != 0
+}
+
+func vfatTar(t *testing.T, path string, hs ...*tar.Header) {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range hs {
+		if h.Mode == 0 {
+			h.Mode = 0o644
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(bytes.Repeat([]byte{'x'}, int(h.Size)))
+	}
+	tw.Close()
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// vfatLeftovers lists the files of dir (to check that a failed run leaves
+// neither the output nor a temporary file).
+func vfatLeftovers(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func TestVfatCommand(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.tar")
+	vfatTar(t, good,
+		&tar.Header{Name: "EFI/", Typeflag: tar.TypeDir},
+		&tar.Header{Name: "EFI/BOOT/BOOTX64.EFI", Typeflag: tar.TypeReg, Size: 3000},
+		&tar.Header{Name: "grub.cfg", Typeflag: tar.TypeReg, Size: 10},
+	)
+	hostile := filepath.Join(dir, "hostile.tar")
+	vfatTar(t, hostile,
+		&tar.Header{Name: "ok.txt", Typeflag: tar.TypeReg, Size: 10},
+		&tar.Header{Name: "../../etc/passwd", Typeflag: tar.TypeReg, Size: 10},
+	)
+	symlink := filepath.Join(dir, "symlink.tar")
+	vfatTar(t, symlink,
+		&tar.Header{Name: "ok.txt", Typeflag: tar.TypeReg, Size: 10},
+		&tar.Header{Name: "EFI/link", Typeflag: tar.TypeSymlink, Linkname: "/boot"},
+	)
+	big := filepath.Join(dir, "big.tar")
+	vfatTar(t, big, &tar.Header{Name: "big.bin", Typeflag: tar.TypeReg, Size: 3 << 20})
+	src := filepath.Join(dir, "src.txt")
+	os.WriteFile(src, []byte("config\n"), 0o600)
+	outDir := filepath.Join(dir, "out")
+	os.Mkdir(outDir, 0o755)
+	out := filepath.Join(outDir, "esp.img")
+
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{"tar", []string{"-i", good, "--size", "100M", "--label", "ESP", "--serial", "0x12345678"}, ""},
+		{"files", []string{"--size", "50M", "--fat", "32", "--label", "CONFIG", "--file", src + ":/config.ini:0644", "--file", src + ":ssh_authorized_keys/admin:0444"}, ""},
+		{"hostile", []string{"-i", hostile, "--size", "1M"}, `"../../etc/passwd"`},
+		{"symlink", []string{"-i", symlink, "--size", "1M"}, `"EFI/link": symlinks`},
+		{"too big", []string{"-i", big, "--size", "2M"}, "it needs 3145728 bytes (1536 clusters of 2048 bytes: 1536 for file data, 0 for directories) but the 2097152-byte FAT12 image has room for 2076672 bytes"},
+		{"forced type too small", []string{"-i", good, "--size", "8M", "--fat", "32"}, "cannot hold a valid FAT32 volume"},
+		{"odd size", []string{"-i", good, "--size", "1000"}, "multiple of 512"},
+		{"bad size", []string{"-i", good, "--size", "12X"}, `size "12X"`},
+		{"lower-case label", []string{"-i", good, "--size", "1M", "--label", "esp"}, "lower-case"},
+		{"bad serial", []string{"-i", good, "--size", "1M", "--serial", "xyz"}, `--serial "xyz"`},
+		{"no input", []string{"--size", "1M"}, "either --input or --file"},
+		{"both inputs", []string{"--size", "1M", "-i", good, "--file", src + ":a"}, "either --input or --file"},
+		{"bad file spec", []string{"--size", "1M", "--file", src}, "SRC:DST[:MODE]"},
+		{"bad mode", []string{"--size", "1M", "--file", src + ":a:rw"}, "not an octal file mode"},
+		{"hostile dst", []string{"--size", "1M", "--file", src + ":../x"}, `".."`},
+		{"missing src", []string{"--size", "1M", "--file", filepath.Join(dir, "nope") + ":a"}, "nope"},
+		{"stray argument", []string{"-i", good, "--size", "1M", "extra"}, "unexpected arguments"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			os.Remove(out)
+			err := newApp().Run(append([]string{"icos", "vfat", "-o", out}, tc.args...))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("got %v, want an error containing %q", err, tc.wantErr)
+				}
+				if left := vfatLeftovers(t, outDir); len(left) != 0 {
+					t.Fatalf("failed run left %q behind", left)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, err := exec.Command(vfatTool(t, "fsck.vfat", "dosfstools"), "-n", out).CombinedOutput(); err != nil {
+				t.Fatalf("fsck.vfat -n: %v\n%s", err, b)
+			}
+		})
+	}
+	// The last successful run was "files": modes map to the read-only
+	// attribute, parents are created.
+	os.Remove(out)
+	if err := newApp().Run([]string{"icos", "vfat", "-o", out, "--size", "50M", "--fat", "32", "--label", "CONFIG",
+		"--file", src + ":/config.ini:0644", "--file", src + ":ssh_authorized_keys/admin:0444"}); err != nil {
+		t.Fatal(err)
+	}
+	attrs, err := exec.Command(vfatTool(t, "mattrib", "mtools"), "-/", "-i", out, "::/").CombinedOutput()
+	if err != nil {
+		t.Fatalf("mattrib: %v\n%s", err, attrs)
+	}
+	for _, want := range []string{"  A          ::/config.ini\n", "  A    R     ::/ssh_authorized_keys/admin\n"} {
+		if !strings.Contains(string(attrs), want) {
+			t.Errorf("mattrib output lacks %q:\n%s", want, attrs)
+		}
+	}
+	if b, err := exec.Command(vfatTool(t, "mtype", "mtools"), "-i", out, "::/ssh_authorized_keys/admin").Output(); err != nil || string(b) != "config\n" {
+		t.Errorf("mtype: %q, %v", b, err)
+	}
+	if st, _ := os.Stat(out); st.Size() != 50<<20 || st.Mode().Perm() != 0o644 {
+		t.Errorf("output: size %d, mode %v", st.Size(), st.Mode())
+	}
+}
+
+func TestVfatParseSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		ok   bool
+	}{
+		{"1048576", 1 << 20, true},
+		{"100M", 100 << 20, true},
+		{"100MiB", 100 << 20, true},
+		{"2G", 2 << 30, true},
+		{"512k", 512 << 10, true},
+		{"1T", 1 << 40, true},
+		{"", 0, false},
+		{"-1", 0, false},
+		{"1.5G", 0, false},
+		{"99999999999T", 0, false},
+	} {
+		got, err := vfatParseSize(tc.in)
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("vfatParseSize(%q) = %d, %v", tc.in, got, err)
+		}
+	}
+}
+
+// TestVfatDeterminism runs the command in two processes with different TZ,
+// umask and temporary directories and compares the images.
+func TestVfatDeterminism(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.tar")
+	vfatTar(t, in,
+		&tar.Header{Name: "EFI/BOOT/BOOTX64.EFI", Typeflag: tar.TypeReg, Size: 70000},
+		&tar.Header{Name: "Some Long Name.cfg", Typeflag: tar.TypeReg, Size: 5},
+		&tar.Header{Name: "lower.txt", Typeflag: tar.TypeReg, Size: 5, Mode: 0o444},
+	)
+	var imgs [][]byte
+	for i, env := range [][]string{{"TZ=UTC", "VFAT_HELPER_UMASK=022"}, {"TZ=Asia/Kolkata", "VFAT_HELPER_UMASK=077"}} {
+		tmp := t.TempDir()
+		out := filepath.Join(tmp, "o"+strconv.Itoa(i), "esp.img")
+		os.Mkdir(filepath.Dir(out), 0o755)
+		cmd := exec.Command(os.Args[0], "-test.run=^TestVfatHelper$")
+		cmd.Env = append(os.Environ(), append(env, "TMPDIR="+tmp,
+			"VFAT_HELPER_ARGS="+strings.Join([]string{"-i", in, "-o", out, "--size", "20M", "--label", "ESP", "--serial", "0xABCD1234", "--mtime", "1700000000"}, "\n"))...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("helper: %v\n%s", err, b)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := os.Stat(out); st.Mode().Perm() != 0o644 {
+			t.Errorf("output mode %v under umask %s", st.Mode(), env[1])
+		}
+		imgs = append(imgs, b)
+	}
+	if !bytes.Equal(imgs[0], imgs[1]) {
+		t.Fatal("two runs produced different images")
+	}
+}
+
+// TestVfatHelper is the child process of TestVfatDeterminism; it does
+// nothing in a normal test run.
+func TestVfatHelper(t *testing.T) {
+	args := os.Getenv("VFAT_HELPER_ARGS")
+	if args == "" {
+		return
+	}
+	m, err := strconv.ParseUint(os.Getenv("VFAT_HELPER_UMASK"), 8, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syscall.Umask(int(m))
+	if err := newApp().Run(append([]string{"icos", "vfat"}, strings.Split(args, "\n")...)); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,105 @@
+package fat
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"unicode/utf16"
+)
+
+// TestDeterminism builds the same image in two processes with different
+// TZ, umask and temporary directories and requires identical bytes.
+func TestDeterminism(t *testing.T) {
+	tarball := filepath.Join(t.TempDir(), "in.tar")
+	if err := os.WriteFile(tarball, tarOf(t, testTree(3)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var imgs [][]byte
+	for i, env := range [][]string{
+		{"TZ=UTC", "FAT_HELPER_UMASK=022"},
+		{"TZ=Pacific/Kiritimati", "FAT_HELPER_UMASK=077"},
+	} {
+		dir := t.TempDir()
+		out := filepath.Join(dir, "sub"+strconv.Itoa(i), "fat.img")
+		os.MkdirAll(filepath.Dir(out), 0o755)
+		cmd := exec.Command(os.Args[0], "-test.run=^TestDeterminismHelper$")
+		cmd.Env = append(os.Environ(), append(env, "TMPDIR="+dir, "FAT_HELPER_IN="+tarball, "FAT_HELPER_OUT="+out)...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("helper: %v\n%s", err, b)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs = append(imgs, b)
+		fsck(t, out)
+	}
+	if !bytes.Equal(imgs[0], imgs[1]) {
+		t.Fatalf("two builds differ")
+	}
+}
+
+// TestDeterminismHelper is the child process of TestDeterminism; it does
+// nothing in a normal test run.
+func TestDeterminismHelper(t *testing.T) {
+	in, out := os.Getenv("FAT_HELPER_IN"), os.Getenv("FAT_HELPER_OUT")
+	if in == "" {
+		return
+	}
+	m, err := strconv.ParseUint(os.Getenv("FAT_HELPER_UMASK"), 8, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syscall.Umask(int(m))
+	tarball, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _ := build(t, os.TempDir(), Options{Size: 40 << 20, Label: "DET", Serial: 7, MTime: 1234567890}, tarball)
+	if err := os.Rename(img, out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSurrogateNames checks names outside the Basic Multilingual Plane
+// (UTF-16 surrogate pairs), which mtools cannot display: fsck must accept
+// them and the long-name slots must decode back to the name.
+func TestSurrogateNames(t *testing.T) {
+	name := "emoji 😀 and 𝄞 clef.txt"
+	tree := []entry{{name: name, data: []byte("x")}, {name: "d", dir: true}, {name: "d/" + name, data: []byte("y")}}
+	img, g := build(t, t.TempDir(), Options{Size: 2 << 20}, tarOf(t, tree))
+	fsck(t, img)
+	im := readImage(t, img, g)
+	var units []uint16
+	found := false
+	for _, e := range im.dir(0) {
+		if e.attr == attrLFN {
+			var part []uint16
+			for _, o := range []int{1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30} {
+				part = append(part, uint16(e.raw[o])|uint16(e.raw[o+1])<<8)
+			}
+			units = append(part, units...)
+			continue
+		}
+		for i, u := range units {
+			if u == 0 {
+				units = units[:i]
+				break
+			}
+		}
+		if string(utf16.Decode(units)) == name {
+			found = true
+			if e.name != "EMOJI_~1TXT" {
+				t.Errorf("short name %q", e.name)
+			}
+		}
+		units = nil
+	}
+	if !found {
+		t.Errorf("long name %q not found in the root directory", name)
+	}
+}
