@@ -1,0 +1,127 @@
+package gpt
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// CopyBufferSize is the size of the reads and largest writes of CopySparse.
+const CopyBufferSize = 1 << 20
+
+// HoleBlockSize is the granularity of holes: an all-zero block of this size
+// is skipped instead of written.
+const HoleBlockSize = 4096
+
+// ErrTooLarge is wrapped by CopySparse when the input does not fit.
+var ErrTooLarge = errors.New("image larger than its destination")
+
+// Image is an opened partition image: raw, or zstd-compressed when the file
+// name ends in ".zst" (decompressed while streaming).
+type Image struct {
+	io.Reader
+	Path string // file name
+	Size int64  // uncompressed size, or -1 when only known after reading
+
+	f   *os.File
+	dec *zstd.Decoder
+}
+
+// OpenImage opens the image at path.
+func OpenImage(path string) (*Image, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("image: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("image: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("image: %s: not a regular file", path)
+	}
+	img := &Image{Reader: f, Path: path, Size: st.Size(), f: f}
+	if strings.HasSuffix(path, ".zst") {
+		dec, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("image: %s: %w", path, err)
+		}
+		img.Reader, img.dec, img.Size = dec, dec, -1
+	}
+	return img, nil
+}
+
+// Close releases the image.
+func (img *Image) Close() error {
+	if img.dec != nil {
+		img.dec.Close()
+	}
+	return img.f.Close()
+}
+
+// CopySparse copies r to w at offset off, allowing at most limit bytes. It
+// reads CopyBufferSize bytes at a time and writes each run of non-zero
+// HoleBlockSize blocks with one WriteAt, skipping all-zero blocks, so the
+// destination (a fresh file, which reads as zeros) keeps holes where the
+// image has zeros. It returns the number of bytes read. If r holds more
+// than limit bytes, it reads r to the end to learn its size and returns an
+// error wrapping ErrTooLarge naming both sizes.
+func CopySparse(w io.WriterAt, off, limit int64, r io.Reader) (int64, error) {
+	buf := make([]byte, CopyBufferSize)
+	zero := make([]byte, HoleBlockSize)
+	var total int64
+	for {
+		n, rerr := io.ReadFull(r, buf)
+		if n > 0 {
+			if total+int64(n) > limit {
+				rest, err := io.Copy(io.Discard, r)
+				if err != nil {
+					return total, fmt.Errorf("reading past %d bytes: %w", limit, err)
+				}
+				return total, fmt.Errorf("%w: image is %d bytes, destination %d bytes", ErrTooLarge, total+int64(n)+rest, limit)
+			}
+			if err := writeNonZero(w, off+total, buf[:n], zero); err != nil {
+				return total, err
+			}
+			total += int64(n)
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			return total, nil
+		}
+		if rerr != nil {
+			return total, rerr
+		}
+	}
+}
+
+// writeNonZero writes the runs of non-zero blocks of b at off.
+func writeNonZero(w io.WriterAt, off int64, b, zero []byte) error {
+	runStart := -1
+	flush := func(end int) error {
+		if runStart < 0 {
+			return nil
+		}
+		_, err := w.WriteAt(b[runStart:end], off+int64(runStart))
+		runStart = -1
+		return err
+	}
+	for i := 0; i < len(b); i += HoleBlockSize {
+		end := min(i+HoleBlockSize, len(b))
+		if bytes.Equal(b[i:end], zero[:end-i]) {
+			if err := flush(i); err != nil {
+				return err
+			}
+		} else if runStart < 0 {
+			runStart = i
+		}
+	}
+	return flush(len(b))
+}
