@@ -32,7 +32,7 @@ BAZEL_VERSION=7.7.1
 # Packages of the chroot. Changing this list rebuilds the chroot.
 CHROOT_PACKAGES="bazel-bootstrap,bazel-rules-shell,ca-certificates,gcc,libc6-dev,git,\
 e2fsprogs,dosfstools,mtools,gdisk,fdisk,lvm2,tar,zstd,selinux-utils,cryptsetup-bin,\
-nginx-light,util-linux,coreutils,findutils,diffutils,python3"
+nginx-light,util-linux,coreutils,findutils,diffutils,python3,tzdata"
 
 log() { printf '[offline-bazel] %s\n' "$*" >&2; }
 die() { printf '[offline-bazel] error: %s\n' "$*" >&2; exit 1; }
@@ -77,17 +77,26 @@ host_setup() {
 
 make_chroot() {
 	local mirror tmp="$ROOT.tmp"
+	if [[ -x "$ROOT/usr/bin/bazel" ]]; then
+		# The package list changed: add what is new to the existing chroot.
+		unshare --mount --propagation private -- /bin/bash -c '
+			set -e
+			mount -t proc proc "$1/proc"
+			mount --rbind /dev "$1/dev"; mount --make-rslave "$1/dev"
+			chroot "$1" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+				apt-get -qq -o Acquire::Check-Valid-Until=false -o Acquire::Check-Date=false update
+			chroot "$1" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive \
+				apt-get -qq -y --no-install-recommends install ${2//,/ } >/dev/null
+		' bash "$ROOT" "$CHROOT_PACKAGES"
+		return 0
+	fi
 	mirror=$(debian_mirror)
 	rm -rf "$tmp"
 	mmdebstrap --quiet --variant=apt \
 		--aptopt='Acquire::Check-Valid-Until "false"' \
 		--aptopt='Acquire::Check-Date "false"' \
 		--include="$CHROOT_PACKAGES" sid "$tmp" "$mirror"
-	if [[ -d "$ROOT" ]]; then
-		rm -rf "$ROOT"
-	fi
 	mv "$tmp" "$ROOT"
-	"$ROOT/usr/bin/bazel" --version >/dev/null 2>&1 || true
 }
 
 ca_certs() {

@@ -1,0 +1,53 @@
+"""icos_ext4: an ext4 filesystem image from a tar."""
+
+load(":action.bzl", "ICOS_TOOLCHAIN", "run_icos")
+
+def _icos_ext4_impl(ctx):
+    out = ctx.actions.declare_file(ctx.attr.out or ctx.label.name + ".img")
+    args = ctx.actions.args()
+    args.add("--input", ctx.file.src)
+    args.add("--output", out)
+    args.add("--size", ctx.attr.size)
+    args.add("--mtime", str(ctx.attr.mtime))
+    if ctx.attr.subdir:
+        args.add("--subdir", ctx.attr.subdir)
+    if ctx.attr.strip:
+        args.add("--strip", ",".join(ctx.attr.strip))
+    if ctx.attr.label_name:
+        args.add("--label", ctx.attr.label_name)
+    if ctx.attr.uuid:
+        args.add("--uuid", ctx.attr.uuid)
+    if ctx.attr.hash_seed:
+        args.add("--hash-seed", ctx.attr.hash_seed)
+    inputs = [ctx.file.src]
+    if ctx.file.file_contexts:
+        args.add("--file-contexts", ctx.file.file_contexts)
+        inputs.append(ctx.file.file_contexts)
+    run_icos(
+        ctx,
+        subcommand = ["ext4"],
+        arguments = args,
+        inputs = inputs,
+        outputs = [out],
+        mnemonic = "IcosExt4",
+        progress = "Writing ext4 image %{output}",
+    )
+    return [DefaultInfo(files = depset([out]))]
+
+icos_ext4 = rule(
+    implementation = _icos_ext4_impl,
+    doc = "Writes an ext4 image of exactly `size` bytes from a tar, with `icos ext4`.",
+    attrs = {
+        "src": attr.label(doc = "Tar to read (e.g. a rootfs tar).", allow_single_file = [".tar"], mandatory = True),
+        "out": attr.string(doc = "Output file name (default: NAME.img)."),
+        "size": attr.string(doc = "Image size, e.g. 3G.", mandatory = True),
+        "subdir": attr.string(doc = "Directory of the tar that becomes the filesystem root (e.g. boot)."),
+        "strip": attr.string_list(doc = "Directories whose contents are left out (kept as empty mount points)."),
+        "label_name": attr.string(doc = "Volume label."),
+        "uuid": attr.string(doc = "Filesystem UUID (default: derived from the label and size)."),
+        "hash_seed": attr.string(doc = "Directory hash seed UUID (default: derived from the label and size)."),
+        "mtime": attr.int(doc = "Clamp every timestamp to this Unix time (SOURCE_DATE_EPOCH).", default = 0),
+        "file_contexts": attr.label(doc = "SELinux file_contexts: label every inode.", allow_single_file = True),
+    },
+    toolchains = [ICOS_TOOLCHAIN],
+)
