@@ -32,7 +32,7 @@ BAZEL_VERSION=7.7.1
 # Packages of the chroot. Changing this list rebuilds the chroot.
 CHROOT_PACKAGES="bazel-bootstrap,bazel-rules-shell,ca-certificates,gcc,libc6-dev,git,\
 e2fsprogs,dosfstools,mtools,gdisk,fdisk,lvm2,tar,zstd,selinux-utils,cryptsetup-bin,\
-nginx-light,util-linux,coreutils,findutils,diffutils,python3,tzdata"
+nginx-light,util-linux,coreutils,findutils,diffutils,python3,tzdata,mount"
 
 log() { printf '[offline-bazel] %s\n' "$*" >&2; }
 die() { printf '[offline-bazel] error: %s\n' "$*" >&2; exit 1; }
