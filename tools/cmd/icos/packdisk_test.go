@@ -1,0 +1,85 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+func TestPackDiskCommand(t *testing.T) {
+	dir := t.TempDir()
+	img := filepath.Join(dir, "raw.img")
+	data := make([]byte, 1<<20)
+	copy(data[512<<10:], "partition table and more")
+	if err := os.WriteFile(img, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outDir := filepath.Join(dir, "out")
+	os.Mkdir(outDir, 0o755)
+	out := filepath.Join(outDir, "disk-img.tar.zst")
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+		entry   string
+	}{
+		{"ok", []string{"--output", out, "--level", "5", "--name-in-tar", "disk.img", "--mtime", "42", img}, "", "disk.img"},
+		{"base name", []string{"-o", out, img}, "", "raw.img"},
+		{"no files", []string{"-o", out}, "no input files", ""},
+		{"bad level", []string{"-o", out, "--level", "0", img}, "level", ""},
+		{"missing", []string{"-o", out, filepath.Join(dir, "nope")}, "nope", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			os.Remove(out)
+			os.Remove(out + ".sha256")
+			err := newApp().Run(append([]string{"icos", "pack-disk"}, tc.args...))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want containing %q", err, tc.wantErr)
+				}
+				if ents, _ := os.ReadDir(outDir); len(ents) != 0 {
+					t.Fatalf("output left behind after an error: %v", ents)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			z, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(z)
+			line, _ := os.ReadFile(out + ".sha256")
+			if string(line) != hex.EncodeToString(sum[:])+"  disk-img.tar.zst\n" {
+				t.Fatalf("checksum file %q", line)
+			}
+			dec, err := zstd.NewReader(bytes.NewReader(z))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer dec.Close()
+			tr := tar.NewReader(dec)
+			h, err := tr.Next()
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := io.ReadAll(tr)
+			if h.Name != tc.entry || !bytes.Equal(got, data) {
+				t.Fatalf("entry %q, contents equal: %v", h.Name, bytes.Equal(got, data))
+			}
+			if tc.name == "ok" && h.ModTime.Unix() != 42 {
+				t.Fatalf("mtime %d", h.ModTime.Unix())
+			}
+		})
+	}
+}

@@ -1,0 +1,72 @@
+// Package sparse finds the data in mostly-empty files (disk images) and
+// writes them as PAX 1.0 GNU sparse tar entries, which GNU tar extracts with
+// the holes restored.
+//
+// Holes are found by reading the file and looking for all-zero blocks of
+// BlockSize bytes, never with SEEK_HOLE/SEEK_DATA: what the host filesystem
+// reports as allocated must not change the archive.
+package sparse
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+)
+
+// BlockSize is the granularity of hole detection: a hole is a run of whole,
+// aligned, all-zero blocks of this size (the last block of a file may be
+// shorter).
+const BlockSize = 4096
+
+// scanChunk is how much is read per ReadAt call while scanning.
+const scanChunk = 1 << 20
+
+// Segment is a run of data in a file: Length bytes starting at Offset.
+type Segment struct {
+	Offset, Length int64
+}
+
+var zeroBlock [BlockSize]byte
+
+// Scan reads size bytes of r and returns the data segments, in increasing
+// offset order, merged so that no two segments touch. Everything outside
+// the segments is zero. A file that is all zero gives no segments.
+func Scan(r io.ReaderAt, size int64) ([]Segment, error) {
+	if size < 0 {
+		return nil, fmt.Errorf("sparse: negative size %d", size)
+	}
+	var segs []Segment
+	buf := make([]byte, scanChunk)
+	for off := int64(0); off < size; {
+		n := int(min(int64(len(buf)), size-off))
+		if got, err := r.ReadAt(buf[:n], off); err != nil && !(err == io.EOF && got == n) {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, fmt.Errorf("sparse: scan at offset %d: %w", off, err)
+		}
+		for i := 0; i < n; i += BlockSize {
+			blk := buf[i:min(i+BlockSize, n)]
+			if bytes.Equal(blk, zeroBlock[:len(blk)]) {
+				continue
+			}
+			start := off + int64(i)
+			if k := len(segs) - 1; k >= 0 && segs[k].Offset+segs[k].Length == start {
+				segs[k].Length += int64(len(blk))
+			} else {
+				segs = append(segs, Segment{start, int64(len(blk))})
+			}
+		}
+		off += int64(n)
+	}
+	return segs, nil
+}
+
+// DataSize returns the total length of segs.
+func DataSize(segs []Segment) int64 {
+	var n int64
+	for _, s := range segs {
+		n += s.Length
+	}
+	return n
+}

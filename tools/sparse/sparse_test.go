@@ -1,0 +1,331 @@
+package sparse
+
+import (
+	"archive/tar"
+	"bytes"
+	"io"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func lookTool(t *testing.T, name, pkg string) string {
+	t.Helper()
+	for _, p := range []string{name, "/usr/sbin/" + name, "/sbin/" + name} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path
+		}
+	}
+	t.Fatalf("%s not found: install the Debian package %q", name, pkg)
+	return ""
+}
+
+// fileSpec describes a test file: its size and where its data lies.
+type fileSpec struct {
+	name string
+	size int64
+	data []Segment
+}
+
+const mib = 1 << 20
+
+var specs = []fileSpec{
+	{"trailing-hole.img", 64 * mib, []Segment{{0, mib / 2}, {10 * mib, mib / 2}}},
+	{"leading-hole.img", 64 * mib, []Segment{{32 * mib, mib / 2}, {64*mib - mib/2, mib / 2}}},
+	{"all-zero.img", 8 * mib, nil},
+	{"dense.bin", 3*BlockSize + 17, []Segment{{0, 3*BlockSize + 17}}},
+	{"odd-tail.bin", 5*BlockSize + 100, []Segment{{BlockSize, 10}, {5 * BlockSize, 100}}},
+	{"empty", 0, nil},
+}
+
+// makeFile creates spec under dir as a sparse file with random bytes in its
+// data segments (no byte of which is zero, so Scan must find exactly them
+// at block granularity).
+func makeFile(t testing.TB, dir string, s fileSpec, seed int64) string {
+	t.Helper()
+	p := filepath.Join(dir, s.name)
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(s.size); err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewSource(seed))
+	for _, seg := range s.data {
+		b := make([]byte, seg.Length)
+		rng.Read(b)
+		for i := range b {
+			b[i] |= 1
+		}
+		if _, err := f.WriteAt(b, seg.Offset); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+// wantSegments is what Scan must report: the data rounded out to blocks
+// (clipped at the end of the file), merged.
+func wantSegments(s fileSpec) []Segment {
+	var out []Segment
+	for _, d := range s.data {
+		start := d.Offset &^ (BlockSize - 1)
+		end := min((d.Offset+d.Length+BlockSize-1)&^(BlockSize-1), s.size)
+		if k := len(out) - 1; k >= 0 && out[k].Offset+out[k].Length >= start {
+			out[k].Length = end - out[k].Offset
+			continue
+		}
+		out = append(out, Segment{start, end - start})
+	}
+	return out
+}
+
+func TestScan(t *testing.T) {
+	dir := t.TempDir()
+	for i, s := range specs {
+		t.Run(s.name, func(t *testing.T) {
+			f, err := os.Open(makeFile(t, dir, s, int64(i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			got, err := Scan(f, s.size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := wantSegments(s); !reflect.DeepEqual(got, want) {
+				t.Fatalf("Scan = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func TestScanMergesAdjacentBlocks(t *testing.T) {
+	b := make([]byte, 6*BlockSize)
+	b[BlockSize+5] = 1      // block 1
+	b[2*BlockSize] = 1      // block 2
+	b[5*BlockSize+4095] = 1 // block 5
+	got, err := Scan(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Segment{{BlockSize, 2 * BlockSize}, {5 * BlockSize, BlockSize}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v want %v", got, want)
+	}
+}
+
+func TestScanShortReader(t *testing.T) {
+	if _, err := Scan(bytes.NewReader(make([]byte, 100)), 5000); err == nil {
+		t.Fatal("Scan of a reader shorter than size succeeded")
+	}
+}
+
+// writeArchive packs files into a tar with the sparse Writer.
+func writeArchive(t testing.TB, paths, names []string, opts Options) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, _ := f.Stat()
+		if err := w.AddFile(names[i], f, st.Size()); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func makeAll(t *testing.T) (dir string, paths, names []string) {
+	dir = t.TempDir()
+	for i, s := range specs {
+		paths = append(paths, makeFile(t, dir, s, int64(i)))
+		names = append(names, s.name)
+	}
+	// A long name that needs the ustar prefix field for the
+	// GNUSparseFile.0 header, and one too long for ustar altogether.
+	long := strings.Repeat("d", 120) + "/" + strings.Repeat("f", 90)
+	longer := strings.Repeat("e", 200) + "/" + strings.Repeat("g", 150)
+	for _, n := range []string{long, longer} {
+		paths = append(paths, paths[0])
+		names = append(names, n)
+	}
+	return dir, paths, names
+}
+
+// TestGoReaderRoundTrip reads our archive back with archive/tar, which
+// understands PAX 1.0 sparse entries, and compares names, metadata and
+// contents.
+func TestGoReaderRoundTrip(t *testing.T) {
+	_, paths, names := makeAll(t)
+	mtime := time.Unix(1700000000, 0)
+	arch := writeArchive(t, paths, names, Options{ModTime: mtime})
+	tr := tar.NewReader(bytes.NewReader(arch))
+	for i := range names {
+		hdr, err := tr.Next()
+		if err != nil {
+			t.Fatalf("entry %d: %v", i, err)
+		}
+		want, _ := os.ReadFile(paths[i])
+		if hdr.Name != names[i] || hdr.Size != int64(len(want)) || hdr.Mode != FileMode ||
+			hdr.Uid != 0 || hdr.Gid != 0 || hdr.Uname != "" || hdr.Gname != "" || !hdr.ModTime.Equal(mtime) {
+			t.Fatalf("entry %d: header %+v", i, hdr)
+		}
+		got, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatalf("%s: %v", names[i], err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s: contents differ", names[i])
+		}
+	}
+	if _, err := tr.Next(); err != io.EOF {
+		t.Fatalf("expected end of archive, got %v", err)
+	}
+}
+
+// TestGNUTarExtracts extracts our archive with GNU tar and checks that each
+// file compares equal to its input and that holes stay holes: the
+// allocated size is about the data size.
+func TestGNUTarExtracts(t *testing.T) {
+	tarBin := lookTool(t, "tar", "tar")
+	_, paths, names := makeAll(t)
+	cmpBin := lookTool(t, "cmp", "diffutils")
+	arch := writeArchive(t, paths, names, Options{})
+	out := t.TempDir()
+	cmd := exec.Command(tarBin, "-xf", "-", "-C", out)
+	cmd.Stdin = bytes.NewReader(arch)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tar -x: %v\n%s", err, b)
+	}
+	for i, n := range names {
+		got := filepath.Join(out, n)
+		if b, err := exec.Command(cmpBin, paths[i], got).CombinedOutput(); err != nil {
+			t.Fatalf("cmp %s: %v\n%s", n, err, b)
+		}
+		var st syscall.Stat_t
+		if err := syscall.Stat(got, &st); err != nil {
+			t.Fatal(err)
+		}
+		var data int64
+		if i < len(specs) {
+			data = DataSize(wantSegments(specs[i]))
+		} else {
+			data = DataSize(wantSegments(specs[0]))
+		}
+		if alloc := st.Blocks * 512; alloc > data+256<<10 {
+			t.Errorf("%s: %d bytes allocated for %d bytes of data", n, alloc, data)
+		}
+		if i == 0 && st.Size != 64*mib {
+			t.Errorf("%s: size %d, trailing hole lost", n, st.Size)
+		}
+	}
+}
+
+// TestSparseLayout checks the exact bytes of a small sparse entry: the 'x'
+// header, its records and the map with the trailing-hole entry.
+func TestSparseLayout(t *testing.T) {
+	b := make([]byte, 3*BlockSize)
+	copy(b[BlockSize:], "hello")
+	var buf bytes.Buffer
+	w, _ := NewWriter(&buf, Options{})
+	if err := w.AddFile("./boot/disk.img", bytes.NewReader(b), int64(len(b))); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a := buf.Bytes()
+	if got := string(bytes.TrimRight(a[0:100], "\x00")); got != "boot/PaxHeaders.0/disk.img" || a[156] != 'x' {
+		t.Fatalf("x header name %q type %q", got, a[156])
+	}
+	wantPAX := "22 GNU.sparse.major=1\n22 GNU.sparse.minor=0\n33 GNU.sparse.name=boot/disk.img\n29 GNU.sparse.realsize=12288\n"
+	if got := string(bytes.TrimRight(a[512:1024], "\x00")); got != wantPAX {
+		t.Fatalf("PAX records %q, want %q", got, wantPAX)
+	}
+	if got := string(bytes.TrimRight(a[1024:1124], "\x00")); got != "boot/GNUSparseFile.0/disk.img" || a[1024+156] != '0' {
+		t.Fatalf("sparse header name %q", got)
+	}
+	if got, want := string(bytes.TrimRight(a[1536:2048], "\x00")), "2\n4096\n4096\n12288\n0\n"; got != want {
+		t.Fatalf("map %q, want %q", got, want)
+	}
+	if !bytes.HasPrefix(a[2048:], []byte("hello\x00")) {
+		t.Fatal("data segment not after the map")
+	}
+	// header, records, header, map, one data block, two end blocks
+	if len(a)%512 != 0 || len(a) < 2048+BlockSize+1024 {
+		t.Fatalf("archive length %d", len(a))
+	}
+}
+
+func TestPAXRecordLength(t *testing.T) {
+	for _, v := range []string{"", "x", strings.Repeat("y", 85), strings.Repeat("y", 86), strings.Repeat("z", 990)} {
+		r := paxRecord("k", v)
+		sp := strings.IndexByte(r, ' ')
+		if r[:sp] != strconv.Itoa(len(r)) {
+			t.Errorf("record %q: length prefix %s, actual %d", r, r[:sp], len(r))
+		}
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	for _, name := range []string{"../x", "/abs", "", "./"} {
+		w, _ := NewWriter(io.Discard, Options{})
+		if err := w.AddFile(name, bytes.NewReader(nil), 0); err == nil {
+			t.Errorf("AddFile(%q) succeeded", name)
+		}
+	}
+	if _, err := NewWriter(io.Discard, Options{ModTime: time.Unix(-1, 0)}); err == nil {
+		t.Error("negative mtime accepted")
+	}
+}
+
+// TestHugeSparseHeaders checks the headers of entries too big for ustar
+// fields (a 16 TiB image with 9 GiB of data): archive/tar must read back
+// the real name and size, and the stored size must be in a PAX record.
+func TestHugeSparseHeaders(t *testing.T) {
+	const tib = 1 << 40
+	segs := []Segment{{0, 1 << 30}, {2 * tib, 8 << 30}}
+	name := strings.Repeat("n", 150) + "/disk.img"
+	head, stored, err := sparseHeaders(name, 16*tib, segs, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stored != 512+9<<30 {
+		t.Fatalf("stored %d", stored)
+	}
+	if !bytes.Contains(head, []byte(" size="+strconv.FormatInt(stored, 10)+"\n")) {
+		t.Fatal("no PAX size record")
+	}
+	tr := tar.NewReader(bytes.NewReader(head))
+	hdr, err := tr.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hdr.Name != name || hdr.Size != 16*tib {
+		t.Fatalf("read back %q size %d", hdr.Name, hdr.Size)
+	}
+	// Trailing hole: the map ends with (realsize, 0).
+	if !bytes.Contains(head, []byte("3\n0\n1073741824\n2199023255552\n8589934592\n17592186044416\n0\n")) {
+		t.Fatal("map not as expected")
+	}
+}
