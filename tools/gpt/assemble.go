@@ -10,6 +10,7 @@ import (
 
 	"github.com/diskfs/go-diskfs/backend"
 	diskfsgpt "github.com/diskfs/go-diskfs/partition/gpt"
+	"github.com/icos-build/icos/tools/sparse"
 )
 
 // WriteTable writes the protective MBR and the primary and backup GPT of t
@@ -83,16 +84,16 @@ func Assemble(f *os.File, t *Table, images map[string]string) error {
 }
 
 func copyImage(f *os.File, p Partition, path string) error {
-	img, err := OpenImage(path)
+	img, err := sparse.OpenImage(path)
 	if err != nil {
 		return fmt.Errorf("gpt: partition %s: %w", p.Name, err)
 	}
 	defer img.Close()
 	if img.Size > p.Size {
-		return fmt.Errorf("gpt: partition %s: %w: %s is %d bytes, partition %d bytes", p.Name, ErrTooLarge, path, img.Size, p.Size)
+		return fmt.Errorf("gpt: partition %s: %w: %s is %d bytes, partition %d bytes", p.Name, sparse.ErrTooLarge, path, img.Size, p.Size)
 	}
-	if _, err := CopySparse(f, p.Start, p.Size, img); err != nil {
-		if errors.Is(err, ErrTooLarge) {
+	if _, err := sparse.CopySparse(f, p.Start, p.Size, img); err != nil {
+		if errors.Is(err, sparse.ErrTooLarge) {
 			return fmt.Errorf("gpt: partition %s: %s: %w", p.Name, path, err)
 		}
 		return fmt.Errorf("gpt: partition %s: copying %s: %w", p.Name, path, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/icos-build/icos/tools/outfile"
+	"github.com/icos-build/icos/tools/sparse"
 )
 
 // The determinism test re-runs this test binary as a helper process that
@@ -105,8 +106,8 @@ func run(t *testing.T, name string, args ...string) string {
 func imageData(seed int64, n int) []byte {
 	b := make([]byte, n)
 	rand.New(rand.NewSource(seed)).Read(b)
-	for off := 0; off < n; off += 4 * HoleBlockSize {
-		clear(b[off:min(off+HoleBlockSize, n)])
+	for off := 0; off < n; off += 4 * sparse.BlockSize {
+		clear(b[off:min(off+sparse.BlockSize, n)])
 	}
 	return b
 }
@@ -304,7 +305,7 @@ func TestImageTooLarge(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(dir, tc.name+".disk")
 			err := buildDisk(csv, out, 0, "", map[string]string{"a": tc.path})
-			if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), tc.wantErr) {
+			if !errors.Is(err, sparse.ErrTooLarge) || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("error = %v, want containing %q", err, tc.wantErr)
 			}
 			if fileExists(out) {
@@ -372,15 +373,15 @@ func TestDeterministic(t *testing.T) {
 func TestCopySparseWrites(t *testing.T) {
 	// Every write is a run of whole non-zero blocks (or the tail), and the
 	// data lands where it belongs.
-	data := imageData(9, 3*CopyBufferSize+HoleBlockSize/2)
+	data := imageData(9, 3*sparse.CopyBufferSize+sparse.BlockSize/2)
 	w := &recorder{}
-	n, err := CopySparse(w, 1<<20, int64(len(data)), bytes.NewReader(data))
+	n, err := sparse.CopySparse(w, 1<<20, int64(len(data)), bytes.NewReader(data))
 	if err != nil || n != int64(len(data)) {
 		t.Fatalf("CopySparse = %d, %v", n, err)
 	}
 	got := make([]byte, len(data))
 	for _, wr := range w.writes {
-		if wr.off < 1<<20 || (wr.off-1<<20)%HoleBlockSize != 0 || allZero(wr.b[:min(HoleBlockSize, len(wr.b))]) {
+		if wr.off < 1<<20 || (wr.off-1<<20)%sparse.BlockSize != 0 || allZero(wr.b[:min(sparse.BlockSize, len(wr.b))]) {
 			t.Fatalf("bad write at %d (%d bytes)", wr.off, len(wr.b))
 		}
 		copy(got[wr.off-1<<20:], wr.b)
@@ -390,7 +391,7 @@ func TestCopySparseWrites(t *testing.T) {
 	}
 	// imageData zeroes one block in four: runs of three blocks.
 	want := 0
-	for g := 0; g+HoleBlockSize < len(data); g += 4 * HoleBlockSize {
+	for g := 0; g+sparse.BlockSize < len(data); g += 4 * sparse.BlockSize {
 		want++
 	}
 	if len(w.writes) != want {

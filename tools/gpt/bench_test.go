@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/icos-build/icos/tools/sparse"
 )
 
 // guestOSTable is the GuestOS layout on a 50 GiB disk.
@@ -37,9 +39,9 @@ func writeBenchImage(b *testing.B, path string, seed uint64, size int64) {
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
 	rng := rand.NewChaCha8([32]byte{byte(seed)})
-	block := make([]byte, HoleBlockSize)
-	for off := int64(0); off < size; off += HoleBlockSize {
-		if (off/HoleBlockSize)%16 == 5 {
+	block := make([]byte, sparse.BlockSize)
+	for off := int64(0); off < size; off += sparse.BlockSize {
+		if (off/sparse.BlockSize)%16 == 5 {
 			clear(block)
 		} else {
 			rng.Read(block)

@@ -8,7 +8,7 @@ import (
 	"slices"
 	"unicode"
 
-	"github.com/icos-build/icos/tools/gpt"
+	"github.com/icos-build/icos/tools/sparse"
 )
 
 // DefaultExtentSize is the extent size of the volume groups we write.
@@ -172,17 +172,17 @@ func (l *Layout) Write(f *os.File, images map[string]string) error {
 }
 
 func (l *Layout) copyImage(f *os.File, v Volume, path string) error {
-	img, err := gpt.OpenImage(path)
+	img, err := sparse.OpenImage(path)
 	if err != nil {
 		return fmt.Errorf("lvm: volume %s: %w", v.Name, err)
 	}
 	defer img.Close()
 	size := l.VolumeSize(v)
 	if img.Size > size {
-		return fmt.Errorf("lvm: volume %s: %w: %s is %d bytes, volume %d bytes", v.Name, gpt.ErrTooLarge, path, img.Size, size)
+		return fmt.Errorf("lvm: volume %s: %w: %s is %d bytes, volume %d bytes", v.Name, sparse.ErrTooLarge, path, img.Size, size)
 	}
-	if _, err := gpt.CopySparse(f, l.Offset(v), size, img); err != nil {
-		if errors.Is(err, gpt.ErrTooLarge) {
+	if _, err := sparse.CopySparse(f, l.Offset(v), size, img); err != nil {
+		if errors.Is(err, sparse.ErrTooLarge) {
 			return fmt.Errorf("lvm: volume %s: %s: %w", v.Name, path, err)
 		}
 		return fmt.Errorf("lvm: volume %s: copying %s: %w", v.Name, path, err)

@@ -1,4 +1,4 @@
-package gpt
+package sparse
 
 import (
 	"bytes"
@@ -14,14 +14,11 @@ import (
 // CopyBufferSize is the size of the reads and largest writes of CopySparse.
 const CopyBufferSize = 1 << 20
 
-// HoleBlockSize is the granularity of holes: an all-zero block of this size
-// is skipped instead of written.
-const HoleBlockSize = 4096
 
 // ErrTooLarge is wrapped by CopySparse when the input does not fit.
 var ErrTooLarge = errors.New("image larger than its destination")
 
-// Image is an opened partition image: raw, or zstd-compressed when the file
+// Image is an opened image file (a partition or disk image): raw, or zstd-compressed when the file
 // name ends in ".zst" (decompressed while streaming).
 type Image struct {
 	io.Reader
@@ -69,14 +66,14 @@ func (img *Image) Close() error {
 
 // CopySparse copies r to w at offset off, allowing at most limit bytes. It
 // reads CopyBufferSize bytes at a time and writes each run of non-zero
-// HoleBlockSize blocks with one WriteAt, skipping all-zero blocks, so the
+// BlockSize blocks with one WriteAt, skipping all-zero blocks, so the
 // destination (a fresh file, which reads as zeros) keeps holes where the
 // image has zeros. It returns the number of bytes read. If r holds more
 // than limit bytes, it reads r to the end to learn its size and returns an
 // error wrapping ErrTooLarge naming both sizes.
 func CopySparse(w io.WriterAt, off, limit int64, r io.Reader) (int64, error) {
 	buf := make([]byte, CopyBufferSize)
-	zero := make([]byte, HoleBlockSize)
+	zero := make([]byte, BlockSize)
 	var total int64
 	for {
 		n, rerr := io.ReadFull(r, buf)
@@ -113,8 +110,8 @@ func writeNonZero(w io.WriterAt, off int64, b, zero []byte) error {
 		runStart = -1
 		return err
 	}
-	for i := 0; i < len(b); i += HoleBlockSize {
-		end := min(i+HoleBlockSize, len(b))
+	for i := 0; i < len(b); i += BlockSize {
+		end := min(i+BlockSize, len(b))
 		if bytes.Equal(b[i:end], zero[:end-i]) {
 			if err := flush(i); err != nil {
 				return err
