@@ -1,0 +1,77 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func ext4Tar(t *testing.T, link string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, h := range []*tar.Header{
+		{Name: "./", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "boot/", Typeflag: tar.TypeDir, Mode: 0o755},
+		{Name: "boot/cfg", Typeflag: tar.TypeReg, Mode: 0o644, Size: 2},
+		{Name: "run/x", Typeflag: tar.TypeReg, Mode: 0o644, Size: 2},
+		{Name: "l", Typeflag: tar.TypeLink, Linkname: link},
+	} {
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Size > 0 {
+			tw.Write([]byte("hi"))
+		}
+	}
+	tw.Close()
+	p := filepath.Join(t.TempDir(), "in.tar")
+	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestExt4Command(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "root.img")
+	fc := filepath.Join(dir, "file_contexts")
+	os.WriteFile(fc, []byte("/.* system_u:object_r:default_t:s0\n"), 0o644)
+	err := newApp().Run([]string{"icos", "ext4", "--input", ext4Tar(t, "boot/cfg"), "--output", out,
+		"--size", "8M", "--strip", "run,boot", "--label", "root", "--mtime", "0",
+		"--uuid", "01234567-89ab-cdef-0123-456789abcdef", "--hash-seed", "fedcba98-7654-3210-fedc-ba9876543210",
+		"--file-contexts", fc})
+	if err == nil || !strings.Contains(err.Error(), `"l"`) {
+		t.Fatalf("hard link into a stripped dir: err = %v, want an error naming the entry", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("failed build left files behind: %v", ents)
+	}
+	err = newApp().Run([]string{"icos", "ext4", "--input", ext4Tar(t, "run/x"), "--output", out,
+		"--size", "8M", "--strip", "boot", "--label", "root", "--mtime", "0", "--file-contexts", fc, "--journal"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsck := "/usr/sbin/e2fsck"
+	if p, err := exec.LookPath("e2fsck"); err == nil {
+		fsck = p
+	} else if _, err := os.Stat(fsck); err != nil {
+		t.Fatalf("e2fsck not found: install the Debian package e2fsprogs")
+	}
+	if b, err := exec.Command(fsck, "-fn", out).CombinedOutput(); err != nil {
+		t.Fatalf("e2fsck -fn: %v\n%s", err, b)
+	}
+	if fi, err := os.Stat(out); err != nil || fi.Size() != 8<<20 {
+		t.Errorf("output: %v, size %d", err, fi.Size())
+	}
+	for _, bad := range [][]string{{"--size", "12Q"}, {"--uuid", "nope"}, {"--mtime", "-1"}} {
+		args := append([]string{"icos", "ext4", "--input", "x", "--output", out, "--size", "8M"}, bad...)
+		if err := newApp().Run(args); err == nil || !strings.Contains(err.Error(), bad[0]) {
+			t.Errorf("%v: err = %v, want it to name %s", bad, err, bad[0])
+		}
+	}
+}
