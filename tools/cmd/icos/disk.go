@@ -8,7 +8,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/icos-build/icos/tools/gpt"
-	"github.com/icos-build/icos/tools/outfile"
 )
 
 func init() {
@@ -57,12 +56,12 @@ func runDisk(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("disk: %w", err)
 	}
-	out, err := outfile.Create(c.String("output"), 0o644)
+	out, err := createImage(c.String("output"), "")
 	if err != nil {
 		return fmt.Errorf("disk: %w", err)
 	}
 	defer out.Abort()
-	if err := gpt.Assemble(out.File, table, images); err != nil {
+	if err := gpt.Assemble(out.File.File, table, images); err != nil {
 		return fmt.Errorf("disk: %w", err)
 	}
 	return out.Commit()

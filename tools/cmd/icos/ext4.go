@@ -11,7 +11,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/icos-build/icos/tools/ext4"
-	"github.com/icos-build/icos/tools/outfile"
 	"github.com/icos-build/icos/tools/selinux"
 )
 
@@ -103,7 +102,7 @@ func runExt4(c *cli.Context) error {
 		defer f.Close()
 		in = f
 	}
-	out, err := outfile.Create(c.String("output"), 0o644)
+	out, err := createImage(c.String("output"), "")
 	if err != nil {
 		return fmt.Errorf("ext4: %w", err)
 	}

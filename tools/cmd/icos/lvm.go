@@ -8,7 +8,6 @@ import (
 
 	"github.com/icos-build/icos/tools/gpt"
 	"github.com/icos-build/icos/tools/lvm"
-	"github.com/icos-build/icos/tools/outfile"
 )
 
 func init() {
@@ -68,12 +67,12 @@ func runLVM(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	out, err := outfile.Create(c.String("output"), 0o644)
+	out, err := createImage(c.String("output"), "")
 	if err != nil {
 		return fmt.Errorf("lvm: %w", err)
 	}
 	defer out.Abort()
-	if err := layout.Write(out.File, images); err != nil {
+	if err := layout.Write(out.File.File, images); err != nil {
 		return err
 	}
 	return out.Commit()

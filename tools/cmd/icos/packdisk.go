@@ -2,11 +2,16 @@ package main
 
 import (
 	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/icos-build/icos/tools/packdisk"
+	"github.com/icos-build/icos/tools/sparse"
 	"github.com/icos-build/icos/tools/zst"
 )
 
@@ -19,7 +24,9 @@ func init() {
 			"owner 0:0, mtime --mtime, entries sorted by name. Runs of all-zero 4 KiB blocks are stored as " +
 			"holes (PAX 1.0 GNU sparse entries, which GNU tar extracts as sparse files). The tar is " +
 			"compressed with zstd as it is produced; the output is the same for any number of CPUs. " +
-			"OUTPUT.sha256 holds the checksum in sha256sum format (check it with sha256sum -c).",
+			"OUTPUT.sha256 holds the checksum in sha256sum format (check it with sha256sum -c). " +
+			"A FILE ending in .zst is decompressed first (into a sparse temporary file beside OUTPUT) " +
+			"and stored without the .zst suffix.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "archive `FILE` to write, e.g. disk-img.tar.zst; FILE.sha256 is written too"},
 			&cli.IntFlag{Name: "level", Value: zst.DefaultLevel, Usage: fmt.Sprintf("zstd `LEVEL` %d-%d (1-2 fastest, 3-5 default, 6-9 better, 10-22 best encoder)", zst.MinLevel, zst.MaxLevel)},
@@ -37,9 +44,63 @@ func runPackDisk(c *cli.Context) error {
 	if l := c.Int("level"); l < zst.MinLevel || l > zst.MaxLevel {
 		return fmt.Errorf("pack-disk: --level %d out of range %d..%d", l, zst.MinLevel, zst.MaxLevel)
 	}
-	return packdisk.Pack(c.String("output"), c.Args().Slice(), packdisk.Options{
+	files, cleanup, err := packDiskInputs(c.String("output"), c.Args().Slice())
+	defer cleanup()
+	if err != nil {
+		return fmt.Errorf("pack-disk: %w", err)
+	}
+	return packdisk.Pack(c.String("output"), files, packdisk.Options{
 		Level:     c.Int("level"),
 		ModTime:   time.Unix(c.Int64("mtime"), 0),
 		NameInTar: c.String("name-in-tar"),
 	})
+}
+
+// packDiskInputs decompresses the ".zst" inputs into a temporary directory
+// beside output, keeping holes, and returns the files to pack. cleanup
+// removes the temporary directory.
+func packDiskInputs(output string, args []string) (files []string, cleanup func(), err error) {
+	cleanup = func() {}
+	var tmp string
+	for _, a := range args {
+		if !strings.HasSuffix(a, ".zst") {
+			files = append(files, a)
+			continue
+		}
+		if tmp == "" {
+			if tmp, err = os.MkdirTemp(filepath.Dir(output), ".pack-disk-*"); err != nil {
+				return nil, cleanup, err
+			}
+			cleanup = func() { os.RemoveAll(tmp) }
+		}
+		raw := filepath.Join(tmp, strings.TrimSuffix(filepath.Base(a), ".zst"))
+		if err := decompressSparse(a, raw); err != nil {
+			return nil, cleanup, err
+		}
+		files = append(files, raw)
+	}
+	return files, cleanup, nil
+}
+
+// decompressSparse writes the zstd file src, decompressed, to dest, leaving
+// holes where the data has all-zero blocks.
+func decompressSparse(src, dest string) error {
+	img, err := sparse.OpenImage(src)
+	if err != nil {
+		return err
+	}
+	defer img.Close()
+	f, err := os.Create(dest)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	n, err := sparse.CopySparse(f, 0, math.MaxInt64, img)
+	if err != nil {
+		return fmt.Errorf("%s: %w", src, err)
+	}
+	if err := f.Truncate(n); err != nil {
+		return err
+	}
+	return f.Close()
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -81,5 +82,36 @@ func TestPackDiskCommand(t *testing.T) {
 				t.Fatalf("mtime %d", h.ModTime.Unix())
 			}
 		})
+	}
+}
+
+// TestPackDiskZstInput packs a .zst input: it is stored decompressed, under
+// its name without ".zst", and GNU tar extracts the original bytes.
+func TestPackDiskZstInput(t *testing.T) {
+	dir := t.TempDir()
+	data := make([]byte, 2<<20)
+	copy(data[1<<20:], "root filesystem")
+	raw := filepath.Join(dir, "raw")
+	if err := os.WriteFile(raw, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := compressFile(raw, filepath.Join(dir, "root.img.zst"), partitionLevel); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "update-img.tar.zst")
+	if err := newApp().Run([]string{"icos", "pack-disk", "-o", out, filepath.Join(dir, "root.img.zst")}); err != nil {
+		t.Fatal(err)
+	}
+	x := filepath.Join(dir, "x")
+	os.Mkdir(x, 0o755)
+	if b, err := exec.Command("tar", "--zstd", "-xf", out, "-C", x).CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v: %s", err, b)
+	}
+	got, err := os.ReadFile(filepath.Join(x, "root.img"))
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("root.img read back wrong (%d bytes, %v)", len(got), err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 5 { // raw, root.img.zst, out, out.sha256, x
+		t.Fatalf("%d entries in the output dir, want 5 (temporary files left?)", len(ents))
 	}
 }

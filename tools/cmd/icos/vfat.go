@@ -10,7 +10,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/icos-build/icos/tools/fat"
-	"github.com/icos-build/icos/tools/outfile"
 	"github.com/icos-build/icos/tools/tarpath"
 )
 
@@ -70,7 +69,7 @@ func vfatAction(c *cli.Context) error {
 		Serial:      uint32(serial),
 		MTime:       c.Int64("mtime"),
 	}
-	out, err := outfile.Create(c.String("output"), 0o644)
+	out, err := createImage(c.String("output"), "")
 	if err != nil {
 		return err
 	}

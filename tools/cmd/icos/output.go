@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/icos-build/icos/tools/outfile"
+	"github.com/icos-build/icos/tools/packdisk"
+	"github.com/icos-build/icos/tools/zst"
+)
+
+// Compression levels of image outputs: partition images (".zst") are
+// intermediate and favour speed; archives (".tar.zst") are what users
+// download and favour size.
+const (
+	partitionLevel = zst.DefaultLevel
+	archiveLevel   = 6
+)
+
+// imageOutput is an image being written by a subcommand (ext4, vfat, disk,
+// lvm). It behaves like an outfile.File. When the destination ends in
+// ".tar.zst", the raw image is written to a hidden temporary file and, on
+// Commit, packed as a sparse tar holding one entry (like pack-disk, with a
+// ".sha256" beside it); when it ends in ".zst", the raw image is compressed.
+// So a Bazel action can hand a big sparse image to the next step, or to a
+// cache, compressed.
+type imageOutput struct {
+	*outfile.File
+	dest, raw, nameInTar string
+}
+
+// createImage starts writing the image dest. nameInTar names the entry of
+// a ".tar.zst" destination (default: dest's base name without ".tar.zst").
+func createImage(dest, nameInTar string) (*imageOutput, error) {
+	o := &imageOutput{dest: dest}
+	target := dest
+	if strings.HasSuffix(dest, ".zst") {
+		base := filepath.Base(dest)
+		o.raw = filepath.Join(filepath.Dir(dest), "."+base+".raw")
+		target = o.raw
+		if strings.HasSuffix(base, ".tar.zst") {
+			o.nameInTar = nameInTar
+			if o.nameInTar == "" {
+				o.nameInTar = strings.TrimSuffix(base, ".tar.zst")
+			}
+		}
+	}
+	f, err := outfile.Create(target, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	o.File = f
+	return o, nil
+}
+
+// Commit finishes the image and, for compressed destinations, compresses
+// it; the raw temporary file is removed either way.
+func (o *imageOutput) Commit() error {
+	if err := o.File.Commit(); err != nil {
+		return err
+	}
+	if o.raw == "" {
+		return nil
+	}
+	defer os.Remove(o.raw)
+	if o.nameInTar != "" {
+		return packdisk.Pack(o.dest, []string{o.raw}, packdisk.Options{Level: archiveLevel, NameInTar: o.nameInTar})
+	}
+	return compressFile(o.raw, o.dest, partitionLevel)
+}
+
+// compressFile writes src, zstd-compressed, to dest.
+func compressFile(src, dest string, level int) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("compress: %w", err)
+	}
+	defer in.Close()
+	out, err := outfile.Create(dest, 0o644)
+	if err != nil {
+		return fmt.Errorf("compress: %w", err)
+	}
+	defer out.Abort()
+	bw := bufio.NewWriterSize(out, 1<<20)
+	zw, err := zst.NewWriter(bw, zst.Options{Level: level})
+	if err != nil {
+		return fmt.Errorf("compress: %w", err)
+	}
+	defer zw.Close()
+	// zst.Writer deliberately has no ReadFrom (its output would differ):
+	// copy through a plain buffer.
+	if _, err := io.CopyBuffer(struct{ io.Writer }{zw}, in, make([]byte, 1<<20)); err != nil {
+		return fmt.Errorf("compress: %s: %w", src, err)
+	}
+	if err := zw.Close(); err != nil {
+		return fmt.Errorf("compress: %s: %w", dest, err)
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("compress: %s: %w", dest, err)
+	}
+	return out.Commit()
+}
