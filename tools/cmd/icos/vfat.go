@@ -58,8 +58,8 @@ func vfatAction(c *cli.Context) error {
 		return fmt.Errorf("--serial %q: %w", c.String("serial"), err)
 	}
 	input, files := c.String("input"), c.StringSlice("file")
-	if (input == "") == (len(files) == 0) {
-		return fmt.Errorf("vfat: give either --input or --file")
+	if input != "" && len(files) > 0 {
+		return fmt.Errorf("vfat: give either --input or --file, not both (neither makes an empty filesystem)")
 	}
 	opts := fat.Options{
 		Size:        size,

@@ -107,7 +107,6 @@ func TestVfatCommand(t *testing.T) {
 		{"bad size", []string{"-i", good, "--size", "12X"}, `size "12X"`},
 		{"lower-case label", []string{"-i", good, "--size", "1M", "--label", "esp"}, "lower-case"},
 		{"bad serial", []string{"-i", good, "--size", "1M", "--serial", "xyz"}, `--serial "xyz"`},
-		{"no input", []string{"--size", "1M"}, "either --input or --file"},
 		{"both inputs", []string{"--size", "1M", "-i", good, "--file", src + ":a"}, "either --input or --file"},
 		{"bad file spec", []string{"--size", "1M", "--file", src}, "SRC:DST[:MODE]"},
 		{"bad mode", []string{"--size", "1M", "--file", src + ":a:rw"}, "not an octal file mode"},
@@ -232,5 +231,23 @@ func TestVfatHelper(t *testing.T) {
 	syscall.Umask(int(m))
 	if err := newApp().Run(append([]string{"icos", "vfat"}, strings.Split(args, "\n")...)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestVfatEmpty: with neither --input nor --file, icos vfat makes an empty
+// filesystem that fsck.vfat accepts; with both it refuses.
+func TestVfatEmpty(t *testing.T) {
+	fsck := vfatTool(t, "fsck.vfat", "dosfstools")
+	dir := t.TempDir()
+	img := filepath.Join(dir, "esp.img")
+	if err := newApp().Run([]string{"icos", "vfat", "-o", img, "--size", "8M", "--label", "ESP"}); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(fsck, "-n", img).CombinedOutput(); err != nil {
+		t.Fatalf("fsck.vfat -n: %v\n%s", err, out)
+	}
+	both := []string{"icos", "vfat", "-o", filepath.Join(dir, "x.img"), "--size", "8M", "-i", img, "--file", img + ":a"}
+	if err := newApp().Run(both); err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Fatalf("--input with --file: %v", err)
 	}
 }
