@@ -10,13 +10,20 @@ def _images(ctx, args, inputs):
         args.add("--image", "%s=%s" % (name, f[0].path))
         inputs.append(f[0])
 
-def _icos_disk_impl(ctx):
+def _outputs(ctx):
+    """The image file and, for a .tar.zst archive, its .sha256."""
     out = ctx.actions.declare_file(ctx.attr.out or ctx.label.name + ".img")
+    if out.basename.endswith(".tar.zst"):
+        return out, [out, ctx.actions.declare_file(out.basename + ".sha256", sibling = out)]
+    return out, [out]
+
+def _icos_disk_impl(ctx):
+    out, outputs = _outputs(ctx)
     args = ctx.actions.args()
     args.add("--partitions", ctx.file.partitions)
     args.add("--output", out)
-    if ctx.attr.size:
-        args.add("--size", ctx.attr.size)
+    if ctx.attr.image_size:
+        args.add("--size", ctx.attr.image_size)
     if ctx.attr.disk_guid:
         args.add("--disk-guid", ctx.attr.disk_guid)
     inputs = [ctx.file.partitions]
@@ -26,11 +33,11 @@ def _icos_disk_impl(ctx):
         subcommand = ["disk"],
         arguments = args,
         inputs = inputs,
-        outputs = [out],
+        outputs = outputs,
         mnemonic = "IcosDisk",
         progress = "Assembling GPT disk %{output}",
     )
-    return [DefaultInfo(files = depset([out]))]
+    return [DefaultInfo(files = depset(outputs))]
 
 icos_disk = rule(
     implementation = _icos_disk_impl,
@@ -38,19 +45,19 @@ icos_disk = rule(
     attrs = {
         "partitions": attr.label(doc = "The partition table (partitions.csv).", allow_single_file = [".csv"], mandatory = True),
         "images": attr.label_keyed_string_dict(doc = "Partition images: label -> partition name.", allow_files = True),
-        "out": attr.string(doc = "Output file name (default: NAME.img)."),
-        "size": attr.string(doc = "Final (expanded) disk size, e.g. 50G."),
+        "out": attr.string(doc = "Output file name (default: NAME.img); .zst compresses, .tar.zst packs as a sparse tar (+ .sha256)."),
+        "image_size": attr.string(doc = "Final (expanded) disk size, e.g. 50G."),
         "disk_guid": attr.string(doc = "Disk GUID (default: derived from the table)."),
     },
     toolchains = [ICOS_TOOLCHAIN],
 )
 
 def _icos_lvm_impl(ctx):
-    out = ctx.actions.declare_file(ctx.attr.out or ctx.label.name + ".img")
+    out, outputs = _outputs(ctx)
     args = ctx.actions.args()
     args.add("--volumes", ctx.file.volumes)
     args.add("--output", out)
-    args.add("--size", ctx.attr.size)
+    args.add("--size", ctx.attr.image_size)
     args.add("--vg-name", ctx.attr.vg_name)
     args.add("--vg-uuid", ctx.attr.vg_uuid)
     args.add("--pv-uuid", ctx.attr.pv_uuid)
@@ -63,11 +70,11 @@ def _icos_lvm_impl(ctx):
         subcommand = ["lvm"],
         arguments = args,
         inputs = inputs,
-        outputs = [out],
+        outputs = outputs,
         mnemonic = "IcosLvm",
         progress = "Writing LVM physical volume %{output}",
     )
-    return [DefaultInfo(files = depset([out]))]
+    return [DefaultInfo(files = depset(outputs))]
 
 icos_lvm = rule(
     implementation = _icos_lvm_impl,
@@ -76,7 +83,7 @@ icos_lvm = rule(
         "volumes": attr.label(doc = "The volume table (volumes.csv).", allow_single_file = [".csv"], mandatory = True),
         "images": attr.label_keyed_string_dict(doc = "Volume images: label -> LV name.", allow_files = True),
         "out": attr.string(doc = "Output file name (default: NAME.img)."),
-        "size": attr.string(doc = "PV size, e.g. 90G.", mandatory = True),
+        "image_size": attr.string(doc = "PV size, e.g. 90G.", mandatory = True),
         "vg_name": attr.string(doc = "Volume group name.", mandatory = True),
         "vg_uuid": attr.string(doc = "Volume group UUID.", mandatory = True),
         "pv_uuid": attr.string(doc = "Physical volume UUID.", mandatory = True),

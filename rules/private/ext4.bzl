@@ -7,7 +7,7 @@ def _icos_ext4_impl(ctx):
     args = ctx.actions.args()
     args.add("--input", ctx.file.src)
     args.add("--output", out)
-    args.add("--size", ctx.attr.size)
+    args.add("--size", ctx.attr.image_size)
     args.add("--mtime", str(ctx.attr.mtime))
     if ctx.attr.subdir:
         args.add("--subdir", ctx.attr.subdir)
@@ -40,7 +40,7 @@ icos_ext4 = rule(
     attrs = {
         "src": attr.label(doc = "Tar to read (e.g. a rootfs tar).", allow_single_file = [".tar"], mandatory = True),
         "out": attr.string(doc = "Output file name (default: NAME.img)."),
-        "size": attr.string(doc = "Image size, e.g. 3G.", mandatory = True),
+        "image_size": attr.string(doc = "Image size, e.g. 3G.", mandatory = True),
         "subdir": attr.string(doc = "Directory of the tar that becomes the filesystem root (e.g. boot)."),
         "strip": attr.string_list(doc = "Directories whose contents are left out (kept as empty mount points)."),
         "label_name": attr.string(doc = "Volume label."),

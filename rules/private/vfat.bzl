@@ -6,7 +6,7 @@ def _icos_vfat_impl(ctx):
     out = ctx.actions.declare_file(ctx.attr.out or ctx.label.name + ".img")
     args = ctx.actions.args()
     args.add("--output", out)
-    args.add("--size", ctx.attr.size)
+    args.add("--size", ctx.attr.image_size)
     args.add("--mtime", str(ctx.attr.mtime))
     if ctx.attr.fat:
         args.add("--fat", str(ctx.attr.fat))
@@ -42,7 +42,7 @@ icos_vfat = rule(
         "src": attr.label(doc = "Tar whose tree fills the image.", allow_single_file = [".tar"]),
         "files": attr.label_keyed_string_dict(doc = "Single files: label -> path in the image.", allow_files = True),
         "out": attr.string(doc = "Output file name (default: NAME.img)."),
-        "size": attr.string(doc = "Image size, e.g. 100M.", mandatory = True),
+        "image_size": attr.string(doc = "Image size, e.g. 100M.", mandatory = True),
         "fat": attr.int(doc = "Force FAT 12, 16 or 32 (default: by size)."),
         "label_name": attr.string(doc = "Volume label (upper case, 11 characters at most)."),
         "serial": attr.string(doc = "Volume serial, e.g. 0x12345678."),

@@ -235,14 +235,17 @@ run() {
 	local dir=$1
 	shift
 	[[ "${1:-}" == "--" ]] && shift
-	local gomodcache goroot proxy
+	local gomodcache goroot proxy store
+	# The local OCI store of base images is shared with the host.
+	store="${ICOS_OCI_STORE:-${XDG_CACHE_HOME:-$HOME/.cache}/icos/oci}"
+	mkdir -p "$store"
 	gomodcache=$(go env GOMODCACHE)
 	goroot=$(go env GOROOT)
 	proxy=$(go env GOPROXY)
 	mkdir -p "$gomodcache"
 	exec unshare --mount --propagation private -- /bin/bash -c '
 		set -e
-		root=$1 h=$2 dir=$3 gomodcache=$4 goroot=$5; shift 5
+		root=$1 h=$2 dir=$3 gomodcache=$4 goroot=$5 store=$6; shift 6
 		bindto() { mkdir -p "$root$2"; mount --bind "$1" "$root$2"; }
 		mount -t proc proc "$root/proc"
 		mount --rbind /sys "$root/sys"; mount --make-rslave "$root/sys"
@@ -250,17 +253,18 @@ run() {
 		bindto "$h" "$h"
 		bindto "$dir" "$dir"
 		bindto "$gomodcache" "$gomodcache"
+		bindto "$store" "$store"
 		bindto "$goroot" /usr/local/go
 		mount -o remount,bind,ro "$root/usr/local/go"
 		mount -t tmpfs tmpfs "$root/tmp"
 		cwd=$PWD
 		case "$cwd/" in "$dir"/*) ;; *) cwd=$dir ;; esac
 		exec chroot "$root" /usr/bin/env -C "$cwd" "$@"
-	' bash "$ROOT" "$H" "$dir" "$gomodcache" "$goroot" \
+	' bash "$ROOT" "$H" "$dir" "$gomodcache" "$goroot" "$store" \
 		/usr/bin/env -i HOME=/root USER=root TERM="${TERM:-dumb}" LANG=C.UTF-8 \
 		PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		GOPROXY="$proxy" GOMODCACHE="$gomodcache" GOTOOLCHAIN=local GOFLAGS=-buildvcs=false \
-		${TEST_TZ:+TZ=$TEST_TZ} "$@"
+		ICOS_OCI_STORE="$store" ${ICOS_REGISTRIES:+ICOS_REGISTRIES=$ICOS_REGISTRIES} "$@"
 }
 
 remove() {

@@ -1,0 +1,21 @@
+"""What setupos is made of: the arguments of icos_build shared by its variants."""
+
+SETUPOS = dict(
+    os = "setupos",
+    partitions = "//ic-os/setupos:partitions.csv",
+    disk_size = "5G",
+    root_size = "1792M",
+    boot_size = "100M",
+    config_size = "50M",
+    config_fat = True,
+    config_files = {"//ic-os/setupos:config.ini": "config.ini"},
+    update_img = False,
+    components = {
+        "//ic-os/components:boot/extra_boot_args": "/boot/extra_boot_args",
+    },
+    grub_files = {
+        "//ic-os/components:boot/grub.cfg": "grub.cfg",
+        "//ic-os/components:boot/grubenv": "grubenv",
+    },
+    extra_spec = json.encode({"hostname": "setupos"}),
+)
