@@ -2,6 +2,7 @@
 
 load("//rules/private:disk.bzl", _icos_disk = "icos_disk", _icos_lvm = "icos_lvm")
 load("//rules/private:ext4.bzl", _icos_ext4 = "icos_ext4")
+load("//rules/private:oci.bzl", _icos_oci_image = "icos_oci_image")
 load("//rules/private:pack.bzl", _icos_pack = "icos_pack")
 load("//rules/private:rootfs.bzl", _icos_rootfs = "icos_rootfs")
 load("//rules/private:vfat.bzl", _icos_vfat = "icos_vfat")
@@ -15,6 +16,7 @@ load(
 icos_disk = _icos_disk
 icos_ext4 = _icos_ext4
 icos_lvm = _icos_lvm
+icos_oci_image = _icos_oci_image
 icos_pack = _icos_pack
 icos_rootfs = _icos_rootfs
 icos_vfat = _icos_vfat

@@ -9,7 +9,7 @@ _ENV = {
     "TZ": "UTC",
 }
 
-def run_icos(ctx, *, subcommand, arguments, inputs, outputs, mnemonic, progress):
+def run_icos(ctx, *, subcommand, arguments, inputs, outputs, mnemonic, progress, execution_requirements = None):
     """Registers an action that runs `icos SUBCOMMAND ARGUMENTS...`.
 
     Args:
@@ -20,6 +20,7 @@ def run_icos(ctx, *, subcommand, arguments, inputs, outputs, mnemonic, progress)
       outputs: list of output Files.
       mnemonic: the action's mnemonic (shown in profiles).
       progress: the progress message.
+      execution_requirements: passed on to the action.
     """
     icos = ctx.toolchains[ICOS_TOOLCHAIN].icos
     ctx.actions.run(
@@ -30,4 +31,5 @@ def run_icos(ctx, *, subcommand, arguments, inputs, outputs, mnemonic, progress)
         mnemonic = mnemonic,
         progress_message = progress,
         env = _ENV,
+        execution_requirements = execution_requirements,
     )

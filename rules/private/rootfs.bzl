@@ -3,6 +3,8 @@
 load(":action.bzl", "ICOS_TOOLCHAIN", "run_icos")
 
 def _layout_dir(files):
+    if len(files) == 1 and files[0].is_directory:
+        return files[0].path
     for f in files:
         if f.basename == "index.json":
             return f.dirname
@@ -49,6 +51,10 @@ def _icos_rootfs_impl(ctx):
         outputs = [out],
         mnemonic = "IcosRootfs",
         progress = "Flattening base image and components into %{output}",
+        # go-containerregistry refuses OCI layout blobs that are symlinks,
+        # which is how local sandboxes present inputs. Remote execution
+        # stages real files and is unaffected.
+        execution_requirements = {"no-sandbox": "1"},
     )
     return [DefaultInfo(files = depset([out]))]
 
@@ -59,7 +65,7 @@ icos_rootfs = rule(
 The spec (see tools/rootfs/README.md) is generated from `files` and `units`
 plus the JSON in `extra_spec` (users, groups, dirs, symlinks, removals, ...).""",
     attrs = {
-        "base": attr.label(doc = "The base image as an OCI image layout (all its files).", allow_files = True, mandatory = True),
+        "base": attr.label(doc = "The base image as an OCI image layout (all its files, or one directory).", allow_files = True, mandatory = True),
         "digest": attr.string(doc = "Manifest digest to take from the layout (sha256:...)."),
         "files": attr.label_keyed_string_dict(
             doc = "Component files: label -> 'PATH[:MODE[:UID:GID]]' in the image (mode octal, default 0644).",

@@ -21,7 +21,7 @@ func init() {
 			"of partitions.csv is documented in package tools/gpt.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "partitions", Required: true, Usage: "partition table `FILE` (name,start,size,type,uuid[,comment] rows)"},
-			&cli.StringFlag{Name: "output", Required: true, Usage: "disk image `FILE` to write"},
+			&cli.StringFlag{Name: "output", Required: true, Usage: "disk image `FILE` to write; a name ending in .tar.zst packs it as disk.img in a sparse tar (+ .sha256), .zst compresses it"},
 			&cli.StringFlag{Name: "size", Usage: "final disk `SIZE` with unit (s, B, K, M, G, T), e.g. 50G; default: the last partition's end plus 1 MiB"},
 			&cli.StringFlag{Name: "disk-guid", Usage: "disk `GUID`; default: derived from the table content (never random)"},
 			&cli.StringSliceFlag{Name: "image", Usage: "partition image `NAME=FILE` (FILE may end in .zst); repeatable"},
@@ -56,7 +56,7 @@ func runDisk(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("disk: %w", err)
 	}
-	out, err := createImage(c.String("output"), "")
+	out, err := createImage(c.String("output"), "disk.img")
 	if err != nil {
 		return fmt.Errorf("disk: %w", err)
 	}

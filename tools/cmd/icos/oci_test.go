@@ -1,0 +1,70 @@
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+)
+
+// TestOCIFromTar: the layout holds one image whose single layer is the tar,
+// and two runs (different dirs) print the same digest.
+func TestOCIFromTar(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "rootfs.tar")
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "etc/", Mode: 0o755})
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "etc/hostname", Mode: 0o644, Size: 3})
+	tw.Write([]byte("ic\n"))
+	tw.Close()
+	if err := os.WriteFile(in, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var digests []string
+	for _, name := range []string{"a", "b"} {
+		var out bytes.Buffer
+		app := newApp()
+		app.Writer = &out
+		dest := filepath.Join(dir, name, "layout")
+		os.MkdirAll(filepath.Dir(dest), 0o755)
+		if err := app.Run([]string{"icos", "oci", "from-tar", "-i", in, "-o", dest, "--created", "1700000000"}); err != nil {
+			t.Fatal(err)
+		}
+		digests = append(digests, strings.TrimSpace(out.String()))
+		p, err := layout.FromPath(dest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx, err := p.ImageIndex()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := idx.IndexManifest()
+		if err != nil || len(m.Manifests) != 1 || m.Manifests[0].Digest.String() != digests[len(digests)-1] {
+			t.Fatalf("index %+v, %v; want one manifest %s", m, err, digests[len(digests)-1])
+		}
+		img, _ := idx.Image(m.Manifests[0].Digest)
+		cfg, err := img.ConfigFile()
+		if err != nil || cfg.Created.Unix() != 1700000000 || cfg.OS != "linux" {
+			t.Fatalf("config %+v, %v", cfg, err)
+		}
+		layers, _ := img.Layers()
+		if len(layers) != 1 {
+			t.Fatalf("%d layers, want 1", len(layers))
+		}
+	}
+	if digests[0] != digests[1] || !strings.HasPrefix(digests[0], "sha256:") {
+		t.Fatalf("digests %q differ or are malformed", digests)
+	}
+	if err := newApp().Run([]string{"icos", "oci", "from-tar", "-i", filepath.Join(dir, "missing.tar"), "-o", filepath.Join(dir, "c")}); err == nil {
+		t.Fatal("missing input accepted")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "c")); !os.IsNotExist(err) {
+		t.Fatal("output left behind after a failure")
+	}
+}
