@@ -1,0 +1,21 @@
+"""The icos_build configuration of the rules test image, built twice."""
+
+TEST_OS = {
+    "os": "guestos",
+    "partitions": "//rules/tests:partitions.csv",
+    "disk_size": "1G",
+    "root_size": "128M",
+    "boot_size": "64M",
+    "config_size": "20M",
+    "components": {
+        "//ic-os/components:boot/extra_boot_args": "/boot/extra_boot_args",
+    },
+    "grub_files": {
+        "//ic-os/components:boot/grub.cfg": "grub.cfg",
+        "//ic-os/components:boot/grubenv": "grubenv",
+    },
+    "extra_spec": json.encode({
+        "hostname": "test-os",
+        "symlinks": [{"path": "/usr/bin/hi", "target": "hello"}],
+    }),
+}
