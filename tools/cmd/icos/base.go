@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/icos-build/icos/tools/base"
+	"github.com/icos-build/icos/tools/oci"
+)
+
+func init() {
+	register(&cli.Command{
+		Name:  "base",
+		Usage: "build, bump, verify and fetch the Debian base images pinned by ic-os/<os>/context lock files",
+		Description: "Base images are built with mmdebstrap (root, network to the Debian mirror of the host's " +
+			"apt configuration) into the local OCI store; everything else reads them by digest.",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "build",
+				Usage:     "build the base image from the lock with exactly the locked versions; print its digest",
+				ArgsUsage: " ",
+				Flags:     append(contextFlags(), buildFlags()...),
+				Action:    baseBuild,
+			},
+			{
+				Name:  "bump",
+				Usage: "resolve the package lists to the newest versions, build, store, rewrite the lock (the weekly job)",
+				Flags: append(append(contextFlags(), buildFlags()...),
+					&cli.Int64Flag{Name: "epoch", EnvVars: []string{"SOURCE_DATE_EPOCH"}, Usage: "SOURCE_DATE_EPOCH for the new lock (default: keep the old lock's)"},
+					&cli.StringFlag{Name: "repository", Usage: "image repository name recorded in the lock (default: keep, or icos/<os>-base)"},
+					&cli.StringFlag{Name: "push", Usage: "also push the image to `REGISTRY` (host[:port][/path]) as <registry>/<repository>:<variant>-<date>"},
+					&cli.BoolFlag{Name: "no-check", Usage: "skip checking the package names against the host's apt indexes"},
+				),
+				Action: baseBump,
+			},
+			{
+				Name:   "verify",
+				Usage:  "rebuild from the lock and compare digests; on mismatch list the files that differ",
+				Flags:  append(contextFlags(), buildFlags()...),
+				Action: baseVerify,
+			},
+			{
+				Name:  "fetch",
+				Usage: "make the lock's image available: local store first, then registries (digest verified)",
+				Flags: append(contextFlags(),
+					&cli.StringFlag{Name: "store", EnvVars: []string{oci.EnvStore}, Usage: "OCI store `DIR` (default $XDG_CACHE_HOME/icos/oci or ~/.cache/icos/oci)"},
+					&cli.StringSliceFlag{Name: "registry", Usage: "registry `PREFIX` to search (host[:port][/path], repeatable; also $" + oci.EnvRegistries + ")"},
+					&cli.StringFlag{Name: "oci-layout", Usage: "also export the image to the OCI layout `DIR` (e.g. a Bazel external repository)"},
+				),
+				Action: baseFetch,
+			},
+		},
+	})
+}
+
+func contextFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "os", Usage: "OS name: guestos, hostos, setupos or boundary-guestos (default: taken from --lock or --context)"},
+		&cli.StringFlag{Name: "context", Usage: "context `DIR` holding packages.common, packages.dev and the locks (default ic-os/<os>/context)"},
+		&cli.StringFlag{Name: "variant", Value: "prod", Usage: "prod (packages.common) or dev (packages.common + packages.dev)"},
+		&cli.StringFlag{Name: "lock", Usage: "lock `FILE` to read instead of the context's (build, verify, fetch)"},
+	}
+}
+
+func buildFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "store", EnvVars: []string{oci.EnvStore}, Usage: "OCI store `DIR` (default $XDG_CACHE_HOME/icos/oci or ~/.cache/icos/oci)"},
+		&cli.StringFlag{Name: "tmpdir", Usage: "scratch `DIR` for the build (default $TMPDIR)"},
+		&cli.BoolFlag{Name: "quiet", Usage: "do not show mmdebstrap's output"},
+	}
+}
+
+// baseContext derives the context from --os/--context/--lock.
+func baseContext(c *cli.Context) (base.Context, error) {
+	bc := base.Context{OS: c.String("os"), Dir: c.String("context"), Variant: c.String("variant")}
+	if bc.OS == "" && bc.Dir != "" {
+		abs, err := filepath.Abs(bc.Dir)
+		if err == nil && filepath.Base(abs) == "context" {
+			bc.OS = filepath.Base(filepath.Dir(abs))
+		}
+	}
+	if bc.OS == "" {
+		return bc, fmt.Errorf("give --os (or --context ic-os/<os>/context)")
+	}
+	if bc.Dir == "" {
+		bc.Dir = filepath.Join("ic-os", bc.OS, "context")
+	}
+	return bc, nil
+}
+
+func openStore(c *cli.Context) (*oci.Store, error) {
+	if d := c.String("store"); d != "" {
+		return oci.Open(d)
+	}
+	return oci.OpenDefault()
+}
+
+func buildOptions(c *cli.Context) (base.BuildOptions, error) {
+	st, err := openStore(c)
+	if err != nil {
+		return base.BuildOptions{}, err
+	}
+	b := base.BuildOptions{Store: st, TmpDir: c.String("tmpdir"), AptRoot: "/"}
+	if !c.Bool("quiet") {
+		b.Log = os.Stderr
+	}
+	return b, nil
+}
+
+func readContextLock(c *cli.Context) (base.Context, *base.Lock, error) {
+	if c.IsSet("lock") {
+		l, err := base.ReadLock(c.String("lock"))
+		if err != nil {
+			return base.Context{}, nil, err
+		}
+		dir := c.String("context")
+		if dir == "" {
+			dir = filepath.Dir(c.String("lock"))
+		}
+		return base.Context{Dir: dir, OS: l.OS, Variant: l.Variant, LockFile: c.String("lock")}, l, nil
+	}
+	bc, err := baseContext(c)
+	if err != nil {
+		return bc, nil, err
+	}
+	l, err := base.ReadLock(bc.LockPath())
+	if err != nil {
+		return bc, nil, err
+	}
+	bc.OS, bc.Variant = l.OS, l.Variant
+	return bc, l, nil
+}
+
+func baseBuild(c *cli.Context) error {
+	_, l, err := readContextLock(c)
+	if err != nil {
+		return err
+	}
+	b, err := buildOptions(c)
+	if err != nil {
+		return err
+	}
+	res, err := base.BuildLocked(l, b)
+	if err != nil {
+		return err
+	}
+	fmt.Println(res.Digest)
+	if l.Image.Digest != res.Digest.String() {
+		fmt.Fprintf(os.Stderr, "icos: note: the lock records %s (run icos base verify for the differing files)\n", l.Image.Digest)
+	}
+	return nil
+}
+
+func baseVerify(c *cli.Context) error {
+	_, l, err := readContextLock(c)
+	if err != nil {
+		return err
+	}
+	b, err := buildOptions(c)
+	if err != nil {
+		return err
+	}
+	res, err := base.Verify(l, b)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s %s (%s): reproduced %s\n", l.OS, l.Variant, l.Debian.Suite, res.Digest)
+	return nil
+}
+
+// aptKnows returns a checker backed by one `apt-cache pkgnames` call: the
+// package names in the host's apt indexes.
+func aptKnows() (base.PackageChecker, error) {
+	out, err := exec.Command("apt-cache", "pkgnames").Output()
+	if err != nil {
+		return nil, fmt.Errorf("apt-cache pkgnames: %w", err)
+	}
+	names := map[string]bool{}
+	for _, n := range strings.Fields(string(out)) {
+		names[n] = true
+	}
+	return func(name string) (bool, error) { return names[name], nil }, nil
+}
+
+func baseBump(c *cli.Context) error {
+	bc, err := baseContext(c)
+	if err != nil {
+		return err
+	}
+	b, err := buildOptions(c)
+	if err != nil {
+		return err
+	}
+	opt := base.BumpOptions{Context: bc, Epoch: c.Int64("epoch"), Build: b, Repo: c.String("repository")}
+	if !c.Bool("no-check") {
+		if opt.Check, err = aptKnows(); err != nil {
+			return err
+		}
+	}
+	l, err := base.Bump(opt)
+	if err != nil {
+		return err
+	}
+	fmt.Println(l.Image.Digest)
+	if reg := c.String("push"); reg != "" {
+		h, err := oci.ParseDigest(l.Image.Digest)
+		if err != nil {
+			return err
+		}
+		ref := l.Repositories([]string{reg})[0] + ":" + l.PushTag()
+		pushed, err := b.Store.Push(context.Background(), h, ref)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(os.Stderr, "icos: pushed", pushed, "as", ref)
+	}
+	fmt.Fprintf(os.Stderr, "icos: wrote %s (%d packages, epoch %s)\n", bc.LockPath(), len(l.Packages), strconv.FormatInt(l.SourceDateEpoch, 10))
+	return nil
+}
+
+func baseFetch(c *cli.Context) error {
+	bc, l, err := readContextLock(c)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	regs := append(c.StringSlice("registry"), oci.RegistriesFromEnv()...)
+	_, h, err := base.Fetch(c.Context, l, bc, st, regs)
+	if err != nil {
+		return err
+	}
+	if dir := c.String("oci-layout"); dir != "" {
+		if err := st.Export(h, dir); err != nil {
+			return err
+		}
+	}
+	fmt.Println(h)
+	return nil
+}

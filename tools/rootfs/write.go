@@ -1,0 +1,146 @@
+package rootfs
+
+import (
+	"archive/tar"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"time"
+)
+
+// WriteOptions controls how Write renders the tree.
+type WriteOptions struct {
+	// MTime, when not nil, replaces the modification time of every entry
+	// (seconds since the Unix epoch).
+	MTime *int64
+	// Exclude lists path.Match patterns over entry names (relative, no
+	// leading "/"); an entry matching one is left out with everything
+	// below it. For example "run/*" keeps /run itself but not its contents.
+	Exclude []string
+}
+
+// Stats describes a written tree.
+type Stats struct {
+	Entries   int   // tar entries written
+	Files     int   // regular files (hard links not counted)
+	Hardlinks int   // hard link entries
+	Bytes     int64 // regular file data
+}
+
+type emitted struct {
+	name string
+	n    *node
+}
+
+// walk lists the tree's entries in tarpath.Less order (parents first,
+// siblings in byte order), leaving out excluded subtrees.
+func (t *Tree) walk(exclude []string) ([]emitted, error) {
+	for _, pat := range exclude {
+		if _, err := path.Match(strings.TrimPrefix(pat, "/"), ""); err != nil {
+			return nil, fmt.Errorf("rootfs: exclude pattern %q: %w", pat, err)
+		}
+	}
+	var out []emitted
+	var rec func(prefix string, n *node)
+	rec = func(prefix string, n *node) {
+		for _, name := range sortedChildren(n) {
+			p := name
+			if prefix != "" {
+				p = prefix + "/" + name
+			}
+			if excluded(p, exclude) {
+				continue
+			}
+			c := n.children[name]
+			out = append(out, emitted{p, c})
+			if c.children != nil {
+				rec(p, c)
+			}
+		}
+	}
+	rec("", t.root)
+	return out, nil
+}
+
+func excluded(p string, patterns []string) bool {
+	for _, pat := range patterns {
+		if ok, _ := path.Match(strings.TrimPrefix(pat, "/"), p); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// Write writes the tree as a tar stream: parents first in tarpath.Less
+// order, numeric owners only, no atime/ctime, directories named with a
+// trailing "/". Of each group of hard-linked names the first in that order
+// is written as the regular file and the others as links to it.
+func (t *Tree) Write(w io.Writer, opt WriteOptions) (Stats, error) {
+	var st Stats
+	entries, err := t.walk(opt.Exclude)
+	if err != nil {
+		return st, err
+	}
+	first := map[*inode]string{}
+	tw := tar.NewWriter(w)
+	for _, e := range entries {
+		ino := e.n.ino
+		mtime := ino.mtime
+		if opt.MTime != nil {
+			mtime = *opt.MTime
+		}
+		h := &tar.Header{
+			Typeflag: ino.typ,
+			Name:     e.name,
+			Mode:     ino.mode,
+			Uid:      ino.uid,
+			Gid:      ino.gid,
+			ModTime:  time.Unix(mtime, 0).UTC(),
+			Devmajor: ino.devmajor,
+			Devminor: ino.devminor,
+		}
+		if len(ino.xattrs) > 0 {
+			h.PAXRecords = map[string]string{}
+			for k, v := range ino.xattrs {
+				h.PAXRecords[k] = v
+			}
+		}
+		switch ino.typ {
+		case tar.TypeDir:
+			h.Name += "/"
+		case tar.TypeSymlink:
+			h.Linkname = ino.linkname
+		}
+		if ino.typ != tar.TypeDir {
+			if f, ok := first[ino]; ok {
+				h = &tar.Header{Typeflag: tar.TypeLink, Name: e.name, Linkname: f,
+					Mode: ino.mode, Uid: ino.uid, Gid: ino.gid, ModTime: h.ModTime}
+				st.Hardlinks++
+			} else {
+				first[ino] = e.name
+				if ino.typ == tar.TypeReg {
+					h.Size = ino.size
+				}
+			}
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return st, fmt.Errorf("rootfs: write %q: %w", e.name, err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			if t.buf == nil {
+				t.buf = make([]byte, 1<<20)
+			}
+			if _, err := io.CopyBuffer(struct{ io.Writer }{tw}, struct{ io.Reader }{t.open(ino)}, t.buf); err != nil {
+				return st, fmt.Errorf("rootfs: write %q: %w", e.name, err)
+			}
+			st.Files++
+			st.Bytes += ino.size
+		}
+		st.Entries++
+	}
+	if err := tw.Close(); err != nil {
+		return st, fmt.Errorf("rootfs: write: %w", err)
+	}
+	return st, nil
+}
