@@ -14,7 +14,6 @@ import (
 // CopyBufferSize is the size of the reads and largest writes of CopySparse.
 const CopyBufferSize = 1 << 20
 
-
 // ErrTooLarge is wrapped by CopySparse when the input does not fit.
 var ErrTooLarge = errors.New("image larger than its destination")
 
