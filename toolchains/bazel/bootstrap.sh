@@ -250,13 +250,14 @@ run() {
 		mount -t proc proc "$root/proc"
 		mount --rbind /sys "$root/sys"; mount --make-rslave "$root/sys"
 		mount --rbind /dev "$root/dev"; mount --make-rslave "$root/dev"
+		# A private /tmp first: the binds below may live under /tmp.
+		mount -t tmpfs tmpfs "$root/tmp"
 		bindto "$h" "$h"
 		bindto "$dir" "$dir"
 		bindto "$gomodcache" "$gomodcache"
 		bindto "$store" "$store"
 		bindto "$goroot" /usr/local/go
 		mount -o remount,bind,ro "$root/usr/local/go"
-		mount -t tmpfs tmpfs "$root/tmp"
 		cwd=$PWD
 		case "$cwd/" in "$dir"/*) ;; *) cwd=$dir ;; esac
 		exec chroot "$root" /usr/bin/env -C "$cwd" "$@"
