@@ -3,31 +3,26 @@ package ext4
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
+
+	"github.com/icos-build/icos/tools/internal/testutil"
 )
 
 // TestHelperBuild is run as a subprocess by TestDeterministic: it builds
-// the image named by ICOS_EXT4_OUT from ICOS_EXT4_TAR under the umask in
-// ICOS_EXT4_UMASK.
+// the image named by Out from the tar In; it does nothing in a normal test
+// run.
 func TestHelperBuild(t *testing.T) {
-	out := os.Getenv("ICOS_EXT4_OUT")
-	if out == "" {
+	var args struct{ In, Out string }
+	if !testutil.HelperArgs(t, &args) {
 		return // not a helper run
 	}
-	if os.Getenv("ICOS_EXT4_UMASK") == "077" {
-		syscall.Umask(0o077)
-	} else {
-		syscall.Umask(0o022)
-	}
-	in, err := os.Open(os.Getenv("ICOS_EXT4_TAR"))
+	in, err := os.Open(args.In)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	f, err := os.Create(out)
+	f, err := os.Create(args.Out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,23 +39,10 @@ func TestDeterministic(t *testing.T) {
 		t.Fatal(err)
 	}
 	var imgs [][]byte
-	for i, env := range [][]string{
-		{"TZ=UTC", "ICOS_EXT4_UMASK=022"},
-		{"TZ=Pacific/Chatham", "ICOS_EXT4_UMASK=077"},
-	} {
-		tmp := filepath.Join(dir, "tmp", string(rune('a'+i)))
-		os.MkdirAll(tmp, 0o755)
-		out := filepath.Join(tmp, "out.img")
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperBuild$", "-test.count=1")
-		cmd.Env = append(os.Environ(), append(env, "TMPDIR="+tmp, "ICOS_EXT4_TAR="+tarPath, "ICOS_EXT4_OUT="+out)...)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("helper build %v: %v\n%s", env, err, b)
-		}
+	for _, env := range []testutil.Env{{TZ: "UTC", Umask: 0o022}, {TZ: "Pacific/Chatham", Umask: 0o077}} {
+		out := filepath.Join(t.TempDir(), "out.img")
+		b := testutil.Rerun(t, "TestHelperBuild", env, out, map[string]string{"In": tarPath, "Out": out})
 		fsck(t, out)
-		b, err := os.ReadFile(out)
-		if err != nil {
-			t.Fatal(err)
-		}
 		imgs = append(imgs, b)
 	}
 	if !bytes.Equal(imgs[0], imgs[1]) {

@@ -9,29 +9,14 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// tool finds an external program in PATH, /usr/sbin or /sbin; a missing
-// tool fails the test, naming the Debian package that provides it.
-func tool(t testing.TB, name, pkg string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, d := range []string{"/usr/sbin", "/sbin"} {
-		p := filepath.Join(d, name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	t.Fatalf("%s not found: install the Debian package %s", name, pkg)
-	return ""
-}
+	"github.com/icos-build/icos/tools/internal/testutil"
+)
 
 // fsck runs e2fsck -fn on img and fails the test unless it exits 0.
 func fsck(t testing.TB, img string) {
 	t.Helper()
-	out, err := exec.Command(tool(t, "e2fsck", "e2fsprogs"), "-fn", img).CombinedOutput()
+	out, err := exec.Command(testutil.Tool(t, "e2fsck", "e2fsprogs"), "-fn", img).CombinedOutput()
 	if err != nil {
 		t.Fatalf("e2fsck -fn %s: %v\n%s", img, err, out)
 	}
@@ -40,7 +25,7 @@ func fsck(t testing.TB, img string) {
 // debugfs runs one debugfs request on img and returns its output.
 func debugfs(t testing.TB, img, req string) string {
 	t.Helper()
-	cmd := exec.Command(tool(t, "debugfs", "e2fsprogs"), "-R", req, img)
+	cmd := exec.Command(testutil.Tool(t, "debugfs", "e2fsprogs"), "-R", req, img)
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {

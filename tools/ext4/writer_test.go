@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/icos-build/icos/tools/internal/testutil"
 )
 
 // compareWithTar extracts tarball with GNU tar and the image with debugfs
@@ -35,7 +37,7 @@ func compareWithTar(t *testing.T, tarball []byte, img string) {
 		tarball = withoutDevices(t, tarball)
 		args[1] = "--no-same-owner"
 	}
-	cmd := exec.Command(tool(t, "tar", "tar"), args...)
+	cmd := exec.Command(testutil.Tool(t, "tar", "tar"), args...)
 	cmd.Stdin = bytes.NewReader(tarball)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("tar -x: %v\n%s", err, out)
@@ -306,11 +308,11 @@ func TestLargeDirectory(t *testing.T) {
 				t.Errorf("cat last file = %q", c)
 			}
 			// e2fsck really checks the hashes: with another seed it fails.
-			cmd := exec.Command(tool(t, "debugfs", "e2fsprogs"), "-w", "-R", "ssv hash_seed 11111111-2222-3333-4444-555555555555", img)
+			cmd := exec.Command(testutil.Tool(t, "debugfs", "e2fsprogs"), "-w", "-R", "ssv hash_seed 11111111-2222-3333-4444-555555555555", img)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("debugfs ssv: %v\n%s", err, out)
 			}
-			if out, err := exec.Command(tool(t, "e2fsck", "e2fsprogs"), "-fn", img).CombinedOutput(); err == nil || !strings.Contains(string(out), "bad") {
+			if out, err := exec.Command(testutil.Tool(t, "e2fsck", "e2fsprogs"), "-fn", img).CombinedOutput(); err == nil || !strings.Contains(string(out), "bad") {
 				t.Errorf("e2fsck accepted an htree with the wrong hash seed:\n%s", out)
 			}
 		})
@@ -440,7 +442,7 @@ func TestMtimeClamp(t *testing.T) {
 }
 
 func dumpe2fs(t testing.TB, img string) string {
-	out, err := exec.Command(tool(t, "dumpe2fs", "e2fsprogs"), "-h", img).Output()
+	out, err := exec.Command(testutil.Tool(t, "dumpe2fs", "e2fsprogs"), "-h", img).Output()
 	if err != nil {
 		t.Fatalf("dumpe2fs -h: %v", err)
 	}

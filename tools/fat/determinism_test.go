@@ -3,12 +3,11 @@ package fat
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"syscall"
 	"testing"
 	"unicode/utf16"
+
+	"github.com/icos-build/icos/tools/internal/testutil"
 )
 
 // TestDeterminism builds the same image in two processes with different
@@ -19,22 +18,9 @@ func TestDeterminism(t *testing.T) {
 		t.Fatal(err)
 	}
 	var imgs [][]byte
-	for i, env := range [][]string{
-		{"TZ=UTC", "FAT_HELPER_UMASK=022"},
-		{"TZ=Pacific/Kiritimati", "FAT_HELPER_UMASK=077"},
-	} {
-		dir := t.TempDir()
-		out := filepath.Join(dir, "sub"+strconv.Itoa(i), "fat.img")
-		os.MkdirAll(filepath.Dir(out), 0o755)
-		cmd := exec.Command(os.Args[0], "-test.run=^TestDeterminismHelper$")
-		cmd.Env = append(os.Environ(), append(env, "TMPDIR="+dir, "FAT_HELPER_IN="+tarball, "FAT_HELPER_OUT="+out)...)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("helper: %v\n%s", err, b)
-		}
-		b, err := os.ReadFile(out)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, env := range []testutil.Env{{TZ: "UTC", Umask: 0o022}, {TZ: "Pacific/Kiritimati", Umask: 0o077}} {
+		out := filepath.Join(t.TempDir(), "fat.img")
+		b := testutil.Rerun(t, "TestDeterminismHelper", env, out, map[string]string{"In": tarball, "Out": out})
 		imgs = append(imgs, b)
 		fsck(t, out)
 	}
@@ -46,21 +32,16 @@ func TestDeterminism(t *testing.T) {
 // TestDeterminismHelper is the child process of TestDeterminism; it does
 // nothing in a normal test run.
 func TestDeterminismHelper(t *testing.T) {
-	in, out := os.Getenv("FAT_HELPER_IN"), os.Getenv("FAT_HELPER_OUT")
-	if in == "" {
+	var args struct{ In, Out string }
+	if !testutil.HelperArgs(t, &args) {
 		return
 	}
-	m, err := strconv.ParseUint(os.Getenv("FAT_HELPER_UMASK"), 8, 32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	syscall.Umask(int(m))
-	tarball, err := os.ReadFile(in)
+	tarball, err := os.ReadFile(args.In)
 	if err != nil {
 		t.Fatal(err)
 	}
 	img, _ := build(t, os.TempDir(), Options{Size: 40 << 20, Label: "DET", Serial: 7, MTime: 1234567890}, tarball)
-	if err := os.Rename(img, out); err != nil {
+	if err := os.Rename(img, args.Out); err != nil {
 		t.Fatal(err)
 	}
 }

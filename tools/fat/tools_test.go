@@ -5,36 +5,21 @@ import (
 	"encoding/binary"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/icos-build/icos/tools/internal/testutil"
 )
 
 // Helpers running the tools people trust on FAT images: dosfstools
 // (fsck.vfat, mkfs.fat) and mtools (mdir, mtype, mcopy, minfo, mformat).
 
-// tool finds an external program or fails the test naming its Debian package.
-func tool(t testing.TB, name, pkg string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, dir := range []string{"/usr/sbin", "/sbin"} {
-		p := filepath.Join(dir, name)
-		if st, err := os.Stat(p); err == nil && st.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	t.Fatalf("%s not found: install the Debian package %s", name, pkg)
-	return ""
-}
-
 // run runs a tool and returns its combined output and exit code.
 func run(t testing.TB, name, pkg string, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(tool(t, name, pkg), args...)
+	cmd := exec.Command(testutil.Tool(t, name, pkg), args...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8", "MTOOLS_SKIP_CHECK=0")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -49,7 +34,7 @@ func run(t testing.TB, name, pkg string, args ...string) (string, int) {
 // mtool runs an mtools command that must succeed and returns its stdout.
 func mtool(t testing.TB, name string, args ...string) []byte {
 	t.Helper()
-	cmd := exec.Command(tool(t, name, "mtools"), args...)
+	cmd := exec.Command(testutil.Tool(t, name, "mtools"), args...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C.UTF-8")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

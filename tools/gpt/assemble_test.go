@@ -20,33 +20,9 @@ import (
 
 	"github.com/icos-build/icos/tools/outfile"
 	"github.com/icos-build/icos/tools/sparse"
+
+	"github.com/icos-build/icos/tools/internal/testutil"
 )
-
-// The determinism test re-runs this test binary as a helper process that
-// assembles a disk under a different TZ, umask and temp dir.
-const helperEnv = "ICOS_GPT_TEST_HELPER"
-
-func TestMain(m *testing.M) {
-	if spec := os.Getenv(helperEnv); spec != "" {
-		var args struct {
-			CSV, Out, GUID string
-			Size           int64
-			Umask          int
-			Images         map[string]string
-		}
-		if err := json.Unmarshal([]byte(spec), &args); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
-		}
-		syscall.Umask(args.Umask)
-		if err := buildDisk(args.CSV, args.Out, args.Size, args.GUID, args.Images); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
 
 // buildDisk does what `icos disk` does.
 func buildDisk(csv, out string, size int64, guid string, images map[string]string) error {
@@ -72,22 +48,6 @@ func buildDisk(csv, out string, size int64, guid string, images map[string]strin
 		return err
 	}
 	return f.Commit()
-}
-
-// lookTool finds a host tool in PATH, /usr/sbin or /sbin, failing the test
-// (naming the Debian package) when it is missing.
-func lookTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, dir := range []string{"/usr/sbin", "/sbin"} {
-		if p := filepath.Join(dir, name); fileExists(p) {
-			return p
-		}
-	}
-	t.Fatalf("%s not found: install the Debian package %s", name, pkg)
-	return ""
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
@@ -152,8 +112,8 @@ func smallDisk(t *testing.T, dir string) (map[string]string, map[string][]byte) 
 }
 
 func TestAssemble(t *testing.T) {
-	sgdisk := lookTool(t, "sgdisk", "gdisk")
-	sfdisk := lookTool(t, "sfdisk", "fdisk")
+	sgdisk := testutil.Tool(t, "sgdisk", "gdisk")
+	sfdisk := testutil.Tool(t, "sfdisk", "fdisk")
 	dir := t.TempDir()
 	images, data := smallDisk(t, dir)
 	disk := filepath.Join(dir, "disk.img")
@@ -338,26 +298,18 @@ func TestDeterministic(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sums []string
-	for i, env := range []struct {
-		tz    string
-		umask int
-	}{{"", -1}, {"UTC", 0o022}, {"Pacific/Chatham", 0o077}} {
+	for i, env := range []*testutil.Env{nil, {TZ: "UTC", Umask: 0o022}, {TZ: "Pacific/Chatham", Umask: 0o077}} {
 		out := filepath.Join(t.TempDir(), "disk.img")
-		if env.umask < 0 {
+		var b []byte
+		if env == nil {
 			if err := buildDisk(csv, out, 64<<20, "", images); err != nil {
 				t.Fatal(err)
 			}
-		} else {
-			args, _ := json.Marshal(map[string]any{"CSV": csv, "Out": out, "Size": 64 << 20, "Umask": env.umask, "Images": images})
-			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), helperEnv+"="+string(args), "TZ="+env.tz, "TMPDIR="+t.TempDir())
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("helper %d: %v\n%s", i, err, out)
+			if b, err = os.ReadFile(out); err != nil {
+				t.Fatal(err)
 			}
-		}
-		b, err := os.ReadFile(out)
-		if err != nil {
-			t.Fatal(err)
+		} else {
+			b = testutil.Rerun(t, "TestDeterministicHelper", *env, out, deterministicArgs{CSV: csv, Out: out, Size: 64 << 20, Images: images})
 		}
 		st, _ := os.Stat(out)
 		if st.Mode().Perm() != 0o644 {
@@ -367,6 +319,25 @@ func TestDeterministic(t *testing.T) {
 	}
 	if sums[0] != sums[1] || sums[1] != sums[2] {
 		t.Fatalf("outputs differ: %v", sums)
+	}
+}
+
+// deterministicArgs is the job of TestDeterministicHelper.
+type deterministicArgs struct {
+	CSV, Out, GUID string
+	Size           int64
+	Images         map[string]string
+}
+
+// TestDeterministicHelper assembles a disk in the helper processes of
+// TestDeterministic; it does nothing in a normal test run.
+func TestDeterministicHelper(t *testing.T) {
+	var args deterministicArgs
+	if !testutil.HelperArgs(t, &args) {
+		return
+	}
+	if err := buildDisk(args.CSV, args.Out, args.Size, args.GUID, args.Images); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -417,7 +388,7 @@ func (r *recorder) WriteAt(b []byte, off int64) (int, error) {
 // TestHugeDisk checks a disk past the 2 TiB limit of MBR sector counts:
 // the protective partition's size must saturate at 0xFFFFFFFF.
 func TestHugeDisk(t *testing.T) {
-	sgdisk := lookTool(t, "sgdisk", "gdisk")
+	sgdisk := testutil.Tool(t, "sgdisk", "gdisk")
 	dir := t.TempDir()
 	csv := writeFile(t, filepath.Join(dir, "p.csv"), []byte("a,,1G,L,\nb,,rest,V,\n"))
 	disk := filepath.Join(dir, "disk.img")

@@ -3,7 +3,6 @@ package lvm
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"math/rand"
 	"os"
@@ -19,32 +18,9 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/icos-build/icos/tools/outfile"
+
+	"github.com/icos-build/icos/tools/internal/testutil"
 )
-
-// The determinism test re-runs this test binary as a helper process that
-// writes a PV under a different TZ, umask and temp dir.
-const helperEnv = "ICOS_LVM_TEST_HELPER"
-
-func TestMain(m *testing.M) {
-	if spec := os.Getenv(helperEnv); spec != "" {
-		var args struct {
-			Out    string
-			Umask  int
-			Images map[string]string
-		}
-		if err := json.Unmarshal([]byte(spec), &args); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
-		}
-		syscall.Umask(args.Umask)
-		if _, err := buildPV(testConfig(), args.Out, args.Images); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
 
 const (
 	testVGUUID = "Y9Tqbl-20VK-Yapy-Gax6-8Lzf-DcH2-tr2Ynq"
@@ -84,20 +60,6 @@ func buildPV(c Config, out string, images map[string]string) (*Layout, error) {
 		return nil, err
 	}
 	return l, f.Commit()
-}
-
-func lookTool(t *testing.T, name string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, dir := range []string{"/usr/sbin", "/sbin"} {
-		if p := filepath.Join(dir, name); fileExists(p) {
-			return p
-		}
-	}
-	t.Fatalf("%s not found: install the Debian package lvm2 (losetup: mount)", name)
-	return ""
 }
 
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
@@ -187,7 +149,7 @@ func parseMetadata(t *testing.T, text string) map[string]string {
 }
 
 func TestPVCK(t *testing.T) {
-	pvck := lookTool(t, "pvck")
+	pvck := testutil.Tool(t, "pvck", "lvm2")
 	dir := t.TempDir()
 	images, _ := testImages(t, dir)
 	img := filepath.Join(dir, "pv.img")
@@ -283,9 +245,9 @@ func TestPVCK(t *testing.T) {
 // (e.g. unprivileged sandboxes) the test is skipped; TestPVCK still checks
 // the file. With device-mapper it also activates the VG and reads each LV.
 func TestLoopDevice(t *testing.T) {
-	losetup := lookTool(t, "losetup")
-	pvck, vgck, lvsTool, pvs, vgs := lookTool(t, "pvck"), lookTool(t, "vgck"), lookTool(t, "lvs"), lookTool(t, "pvs"), lookTool(t, "vgs")
-	vgchange := lookTool(t, "vgchange")
+	losetup := testutil.Tool(t, "losetup", "mount")
+	pvck, vgck, lvsTool, pvs, vgs := testutil.Tool(t, "pvck", "lvm2"), testutil.Tool(t, "vgck", "lvm2"), testutil.Tool(t, "lvs", "lvm2"), testutil.Tool(t, "pvs", "lvm2"), testutil.Tool(t, "vgs", "lvm2")
+	vgchange := testutil.Tool(t, "vgchange", "lvm2")
 	dir := t.TempDir()
 	images, data := testImages(t, dir)
 	img := filepath.Join(dir, "pv.img")
@@ -447,30 +409,41 @@ func TestSparse(t *testing.T) {
 func TestDeterministic(t *testing.T) {
 	images, _ := testImages(t, t.TempDir())
 	var sums []string
-	for i, env := range []struct {
-		tz    string
-		umask int
-	}{{"", -1}, {"UTC", 0o022}, {"America/St_Johns", 0o077}} {
+	for _, env := range []*testutil.Env{nil, {TZ: "UTC", Umask: 0o022}, {TZ: "America/St_Johns", Umask: 0o077}} {
 		out := filepath.Join(t.TempDir(), "pv.img")
-		if env.umask < 0 {
+		var b []byte
+		if env == nil {
 			if _, err := buildPV(testConfig(), out, images); err != nil {
 				t.Fatal(err)
 			}
-		} else {
-			args, _ := json.Marshal(map[string]any{"Out": out, "Umask": env.umask, "Images": images})
-			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), helperEnv+"="+string(args), "TZ="+env.tz, "TMPDIR="+t.TempDir())
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("helper %d: %v\n%s", i, err, out)
+			var err error
+			if b, err = os.ReadFile(out); err != nil {
+				t.Fatal(err)
 			}
-		}
-		b, err := os.ReadFile(out)
-		if err != nil {
-			t.Fatal(err)
+		} else {
+			b = testutil.Rerun(t, "TestDeterministicHelper", *env, out, deterministicArgs{Out: out, Images: images})
 		}
 		sums = append(sums, fmt.Sprintf("%x", sha256.Sum256(b)))
 	}
 	if sums[0] != sums[1] || sums[1] != sums[2] {
 		t.Fatalf("outputs differ: %v", sums)
+	}
+}
+
+// deterministicArgs is the job of TestDeterministicHelper.
+type deterministicArgs struct {
+	Out    string
+	Images map[string]string
+}
+
+// TestDeterministicHelper writes a PV in the helper processes of
+// TestDeterministic; it does nothing in a normal test run.
+func TestDeterministicHelper(t *testing.T) {
+	var args deterministicArgs
+	if !testutil.HelperArgs(t, &args) {
+		return
+	}
+	if _, err := buildPV(testConfig(), args.Out, args.Images); err != nil {
+		t.Fatal(err)
 	}
 }

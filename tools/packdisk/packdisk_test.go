@@ -6,23 +6,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-)
 
-func lookTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	for _, p := range []string{name, "/usr/sbin/" + name, "/sbin/" + name} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	t.Fatalf("%s not found: install the Debian package %q", name, pkg)
-	return ""
-}
+	"github.com/icos-build/icos/tools/internal/testutil"
+)
 
 const mib = 1 << 20
 
@@ -49,25 +39,6 @@ func makeImage(t testing.TB, path string, size, length int64, offsets ...int64) 
 	return path
 }
 
-// helperEnv, when set, makes the test binary run Pack itself (see
-// TestMain): "OUTPUT|UMASK|IN1|IN2...". Determinism tests use it to pack
-// in a process with another TZ, umask and TMPDIR.
-const helperEnv = "ICOS_PACKDISK_HELPER"
-
-func TestMain(m *testing.M) {
-	if spec := os.Getenv(helperEnv); spec != "" {
-		parts := strings.Split(spec, "|")
-		mask, _ := strconv.ParseInt(parts[1], 8, 32)
-		syscall.Umask(int(mask))
-		if err := Pack(parts[0], parts[2:], Options{ModTime: time.Unix(1234567890, 0)}); err != nil {
-			os.Stderr.WriteString(err.Error() + "\n")
-			os.Exit(2)
-		}
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
-
 func inputs(t *testing.T) (dir string, files []string) {
 	dir = t.TempDir()
 	files = []string{
@@ -84,10 +55,10 @@ func inputs(t *testing.T) (dir string, files []string) {
 // TestExtractWithGNUTools checks the outputs with zstd -t, sha256sum -c and
 // GNU tar --zstd: files compare equal and holes stay holes.
 func TestExtractWithGNUTools(t *testing.T) {
-	tarBin := lookTool(t, "tar", "tar")
-	zstdBin := lookTool(t, "zstd", "zstd")
-	shaBin := lookTool(t, "sha256sum", "coreutils")
-	cmpBin := lookTool(t, "cmp", "diffutils")
+	tarBin := testutil.Tool(t, "tar", "tar")
+	zstdBin := testutil.Tool(t, "zstd", "zstd")
+	shaBin := testutil.Tool(t, "sha256sum", "coreutils")
+	cmpBin := testutil.Tool(t, "cmp", "diffutils")
 	_, files := inputs(t)
 	outDir := t.TempDir()
 	out := filepath.Join(outDir, "disk-img.tar.zst")
@@ -133,32 +104,43 @@ func TestExtractWithGNUTools(t *testing.T) {
 // in another order: all outputs must be byte-identical.
 func TestDeterministic(t *testing.T) {
 	_, files := inputs(t)
-	run := func(tz, umask string, order []string) (data, sum []byte) {
-		dir := t.TempDir()
-		out := filepath.Join(dir, "disk-img.tar.zst")
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "TZ="+tz, "TMPDIR="+t.TempDir(),
-			helperEnv+"="+out+"|"+umask+"|"+strings.Join(order, "|"))
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("helper: %v\n%s", err, b)
-		}
-		data, _ = os.ReadFile(out)
+	run := func(env testutil.Env, order []string) (data, sum []byte) {
+		out := filepath.Join(t.TempDir(), "disk-img.tar.zst")
+		data = testutil.Rerun(t, "TestDeterministicHelper", env, out, deterministicArgs{Out: out, In: order})
 		sum, _ = os.ReadFile(out + SumSuffix)
 		st, _ := os.Stat(out)
 		if st.Mode().Perm() != 0o644 {
-			t.Errorf("umask %s: output mode %v", umask, st.Mode())
+			t.Errorf("umask %03o: output mode %v", env.Umask, st.Mode())
 		}
 		return data, sum
 	}
-	d1, s1 := run("UTC", "022", files)
-	d2, s2 := run("Pacific/Kiritimati", "077", []string{files[2], files[0], files[1]})
+	d1, s1 := run(testutil.Env{TZ: "UTC", Umask: 0o022}, files)
+	d2, s2 := run(testutil.Env{TZ: "Pacific/Kiritimati", Umask: 0o077}, []string{files[2], files[0], files[1]})
 	if len(d1) == 0 || !bytes.Equal(d1, d2) || !bytes.Equal(s1, s2) {
 		t.Fatalf("outputs differ: %d vs %d bytes, sums %q vs %q", len(d1), len(d2), s1, s2)
 	}
 }
 
+// deterministicArgs is the job of TestDeterministicHelper.
+type deterministicArgs struct {
+	Out string
+	In  []string
+}
+
+// TestDeterministicHelper packs in the helper processes of
+// TestDeterministic; it does nothing in a normal test run.
+func TestDeterministicHelper(t *testing.T) {
+	var args deterministicArgs
+	if !testutil.HelperArgs(t, &args) {
+		return
+	}
+	if err := Pack(args.Out, args.In, Options{ModTime: time.Unix(1234567890, 0)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestNameInTar(t *testing.T) {
-	tarBin := lookTool(t, "tar", "tar")
+	tarBin := testutil.Tool(t, "tar", "tar")
 	dir := t.TempDir()
 	in := makeImage(t, filepath.Join(dir, "raw"), 1*mib, 4096, 8192)
 	out := filepath.Join(dir, "o.tar.zst")

@@ -20,6 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/icos-build/icos/tools/internal/testutil"
 )
 
 // genLayers makes n pseudo-random layers over a small name space with
@@ -132,15 +134,6 @@ func genLayers(t testing.TB, seed int64, n int, links, climb bool) [][]byte {
 	return out
 }
 
-func gnuTar(t testing.TB) string {
-	t.Helper()
-	p, err := exec.LookPath("tar")
-	if err != nil {
-		t.Fatalf("GNU tar not found (Debian package tar): %v", err)
-	}
-	return p
-}
-
 // extractGNU runs GNU tar on each layer after deleting what its whiteouts
 // hide, the scripted reference for the OCI rules.
 func extractGNU(t *testing.T, tarBin, root string, layers [][]byte) {
@@ -208,7 +201,7 @@ func describeDir(t *testing.T, root string) []string {
 }
 
 func TestCrossCheckGNUTar(t *testing.T) {
-	tarBin := gnuTar(t)
+	tarBin := testutil.Tool(t, "tar", "tar")
 	cases := map[string][][]byte{
 		"hard link target replaced": {layerTar(t, file("t", "orig"), hard("l", "t"), hard("m", "t")), layerTar(t, file("t", "new"))},
 		"hard link target deleted":  {layerTar(t, dir("d"), file("d/t", "orig"), hard("l", "d/t")), layerTar(t, wh(".wh.d"))},

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/icos-build/icos/tools/internal/testutil"
 )
 
 // fileContexts is a realistic excerpt in the style of refpolicy's
@@ -77,22 +79,6 @@ var types = map[string]uint32{
 	"blk_file": ModeBlock, "pipe": ModeFifo, "sock_file": ModeSocket,
 }
 
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, d := range []string{"/usr/sbin", "/sbin"} {
-		if p := filepath.Join(d, name); fileExists(p) {
-			return p
-		}
-	}
-	t.Fatalf("%s not found: install the Debian package selinux-utils", name)
-	return ""
-}
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
-
 func parse(t *testing.T) (*Contexts, string) {
 	t.Helper()
 	fc := filepath.Join(t.TempDir(), "file_contexts")
@@ -110,7 +96,7 @@ func parse(t *testing.T) (*Contexts, string) {
 // matchpathcon -m TYPE from libselinux.
 func TestMatchesMatchpathcon(t *testing.T) {
 	c, fc := parse(t)
-	mpc := tool(t, "matchpathcon")
+	mpc := testutil.Tool(t, "matchpathcon", "selinux-utils")
 	for name, mode := range types {
 		out, _ := exec.Command(mpc, append([]string{"-N", "-f", fc, "-m", name}, paths...)...).Output()
 		want := map[string]string{}
@@ -132,7 +118,7 @@ func TestMatchesMatchpathcon(t *testing.T) {
 // TestMatchesSelabelLookup compares untyped lookups with selabel_lookup.
 func TestMatchesSelabelLookup(t *testing.T) {
 	c, fc := parse(t)
-	sl := tool(t, "selabel_lookup")
+	sl := testutil.Tool(t, "selabel_lookup", "selinux-utils")
 	for _, p := range paths {
 		out, err := exec.Command(sl, "-b", "file", "-f", fc, "-k", p).Output()
 		want, wok := "", err == nil

@@ -14,18 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-func lookTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	for _, p := range []string{name, "/usr/sbin/" + name, "/sbin/" + name} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	t.Fatalf("%s not found: install the Debian package %q", name, pkg)
-	return ""
-}
+	"github.com/icos-build/icos/tools/internal/testutil"
+)
 
 // fileSpec describes a test file: its size and where its data lies.
 type fileSpec struct {
@@ -207,9 +198,9 @@ func TestGoReaderRoundTrip(t *testing.T) {
 // file compares equal to its input and that holes stay holes: the
 // allocated size is about the data size.
 func TestGNUTarExtracts(t *testing.T) {
-	tarBin := lookTool(t, "tar", "tar")
+	tarBin := testutil.Tool(t, "tar", "tar")
 	_, paths, names := makeAll(t)
-	cmpBin := lookTool(t, "cmp", "diffutils")
+	cmpBin := testutil.Tool(t, "cmp", "diffutils")
 	arch := writeArchive(t, paths, names, Options{})
 	out := t.TempDir()
 	cmd := exec.Command(tarBin, "-xf", "-", "-C", out)

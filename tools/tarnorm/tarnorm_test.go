@@ -11,25 +11,15 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/icos-build/icos/tools/sparse"
-)
 
-func lookTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	for _, p := range []string{name, "/usr/sbin/" + name, "/sbin/" + name} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	t.Fatalf("%s not found: install the Debian package %q", name, pkg)
-	return ""
-}
+	"github.com/icos-build/icos/tools/internal/testutil"
+)
 
 // ent is a test entry: a header plus contents for regular files.
 type ent struct {
@@ -214,7 +204,7 @@ func TestSameFilesSameBytes(t *testing.T) {
 // TestHardlinkBeforeTarget: after sorting, a link sorts before the file it
 // links to; the first name must carry the data and the rest link to it.
 func TestHardlinkBeforeTarget(t *testing.T) {
-	tarBin := lookTool(t, "tar", "tar")
+	tarBin := testutil.Tool(t, "tar", "tar")
 	in := []ent{
 		dir("z/"),
 		{tar.Header{Typeflag: tar.TypeReg, Name: "z/file", Mode: 0o750, Uid: 7, Gid: 8,
@@ -465,24 +455,18 @@ func TestDirectAndSpooledAgree(t *testing.T) {
 	}
 }
 
-// helperEnv makes the test binary run NormalizeFile (see TestMain):
-// "UMASK|OUTPUT|INPUT". Used to normalize in a process with another TZ,
-// umask and TMPDIR.
-const helperEnv = "ICOS_TARNORM_HELPER"
-
-func TestMain(m *testing.M) {
-	if spec := os.Getenv(helperEnv); spec != "" {
-		p := strings.Split(spec, "|")
-		mask, _ := strconv.ParseInt(p[0], 8, 32)
-		syscall.Umask(int(mask))
-		err := NormalizeFile(p[1], p[2], Options{ModTime: time.Unix(1600000000, 0), Exclude: []string{"run/*"}})
-		if err != nil {
-			os.Stderr.WriteString(err.Error() + "\n")
-			os.Exit(2)
-		}
-		os.Exit(0)
+// TestDeterministicAcrossEnvironmentsHelper normalizes in the helper
+// processes of TestDeterministicAcrossEnvironments; it does nothing in a
+// normal test run.
+func TestDeterministicAcrossEnvironmentsHelper(t *testing.T) {
+	var args struct{ Out, In string }
+	if !testutil.HelperArgs(t, &args) {
+		return
 	}
-	os.Exit(m.Run())
+	err := NormalizeFile(args.Out, args.In, Options{ModTime: time.Unix(1600000000, 0), Exclude: []string{"run/*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestDeterministicAcrossEnvironments(t *testing.T) {
@@ -493,21 +477,16 @@ func TestDeterministicAcrossEnvironments(t *testing.T) {
 	if err := os.WriteFile(src, mkTar(t, ents), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run := func(tz, umask string) []byte {
+	run := func(env testutil.Env) []byte {
 		out := filepath.Join(t.TempDir(), "out.tar")
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), "TZ="+tz, "TMPDIR="+t.TempDir(), helperEnv+"="+umask+"|"+out+"|"+src)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("helper: %v\n%s", err, b)
-		}
+		b := testutil.Rerun(t, "TestDeterministicAcrossEnvironmentsHelper", env, out, map[string]string{"Out": out, "In": src})
 		st, err := os.Stat(out)
 		if err != nil || st.Mode().Perm() != 0o644 {
 			t.Fatalf("output %v mode %v", err, st)
 		}
-		b, _ := os.ReadFile(out)
 		return b
 	}
-	a, b := run("UTC", "022"), run("America/St_Johns", "077")
+	a, b := run(testutil.Env{TZ: "UTC", Umask: 0o022}), run(testutil.Env{TZ: "America/St_Johns", Umask: 0o077})
 	if len(a) == 0 || !bytes.Equal(a, b) {
 		t.Fatal("outputs differ between environments")
 	}

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/icos-build/icos/tools/internal/testutil"
 )
 
 // testInput is 3 MiB of mixed data: compressible text, random bytes
@@ -57,17 +59,6 @@ func compress(t testing.TB, in []byte, opts Options, chunk int) ([]byte, [32]byt
 	return out.Bytes(), w.Sum()
 }
 
-func lookTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	for _, p := range []string{name, "/usr/sbin/" + name, "/sbin/" + name} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
-	}
-	t.Fatalf("%s not found: install the Debian package %q", name, pkg)
-	return ""
-}
-
 // TestSameOutputAnyConcurrency checks the output is a function of the input
 // and level only: concurrency and write sizes do not change a byte.
 func TestSameOutputAnyConcurrency(t *testing.T) {
@@ -89,7 +80,7 @@ func TestSameOutputAnyConcurrency(t *testing.T) {
 // TestZstdCLIAccepts checks `zstd -t` accepts the output and `zstd -dc`
 // restores the input.
 func TestZstdCLIAccepts(t *testing.T) {
-	zstdBin := lookTool(t, "zstd", "zstd")
+	zstdBin := testutil.Tool(t, "zstd", "zstd")
 	in := testInput(t)
 	out, _ := compress(t, in, Options{Concurrency: 2}, 1<<16)
 	p := filepath.Join(t.TempDir(), "x.zst")
@@ -109,7 +100,7 @@ func TestZstdCLIAccepts(t *testing.T) {
 }
 
 func TestEmptyInputIsValidFrame(t *testing.T) {
-	zstdBin := lookTool(t, "zstd", "zstd")
+	zstdBin := testutil.Tool(t, "zstd", "zstd")
 	out, _ := compress(t, nil, Options{}, 1)
 	if len(out) == 0 {
 		t.Fatal("empty input gave no frame")

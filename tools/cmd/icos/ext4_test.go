@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/icos-build/icos/tools/internal/testutil"
 )
 
 func ext4Tar(t *testing.T, link string) string {
@@ -56,12 +58,7 @@ func TestExt4Command(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fsck := "/usr/sbin/e2fsck"
-	if p, err := exec.LookPath("e2fsck"); err == nil {
-		fsck = p
-	} else if _, err := os.Stat(fsck); err != nil {
-		t.Fatalf("e2fsck not found: install the Debian package e2fsprogs")
-	}
+	fsck := testutil.Tool(t, "e2fsck", "e2fsprogs")
 	if b, err := exec.Command(fsck, "-fn", out).CombinedOutput(); err != nil {
 		t.Fatalf("e2fsck -fn: %v\n%s", err, b)
 	}

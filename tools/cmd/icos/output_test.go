@@ -6,15 +6,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/icos-build/icos/tools/internal/testutil"
 )
 
 // TestCreateImage writes the same sparse-ish image to a raw, a ".zst" and a
 // ".tar.zst" destination and reads each back with Debian's zstd and GNU tar.
 func TestCreateImage(t *testing.T) {
 	for _, tool := range []string{"zstd", "tar"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not found: install the Debian package %s", tool, tool)
-		}
+		testutil.Tool(t, tool, tool)
 	}
 	data := make([]byte, 3<<20)
 	copy(data[1<<20:], bytes.Repeat([]byte("icos"), 1000))

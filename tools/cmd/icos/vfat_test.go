@@ -6,31 +6,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/icos-build/icos/tools/internal/testutil"
 )
-
-// vfatTool finds an external program or fails naming its Debian package.
-func vfatTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, dir := range []string{"/usr/sbin", "/sbin"} {
-		if p := filepath.Join(dir, name); vfatIsExec(p) {
-			return p
-		}
-	}
-	t.Fatalf("%s not found: install the Debian package %s", name, pkg)
-	return ""
-}
-
-func vfatIsExec(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && st.Mode()&0o111 != 0
-}
 
 func vfatTar(t *testing.T, path string, hs ...*tar.Header) {
 	t.Helper()
@@ -129,7 +109,7 @@ func TestVfatCommand(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if b, err := exec.Command(vfatTool(t, "fsck.vfat", "dosfstools"), "-n", out).CombinedOutput(); err != nil {
+			if b, err := exec.Command(testutil.Tool(t, "fsck.vfat", "dosfstools"), "-n", out).CombinedOutput(); err != nil {
 				t.Fatalf("fsck.vfat -n: %v\n%s", err, b)
 			}
 		})
@@ -141,7 +121,7 @@ func TestVfatCommand(t *testing.T) {
 		"--file", src + ":/config.ini:0644", "--file", src + ":ssh_authorized_keys/admin:0444"}); err != nil {
 		t.Fatal(err)
 	}
-	attrs, err := exec.Command(vfatTool(t, "mattrib", "mtools"), "-/", "-i", out, "::/").CombinedOutput()
+	attrs, err := exec.Command(testutil.Tool(t, "mattrib", "mtools"), "-/", "-i", out, "::/").CombinedOutput()
 	if err != nil {
 		t.Fatalf("mattrib: %v\n%s", err, attrs)
 	}
@@ -150,7 +130,7 @@ func TestVfatCommand(t *testing.T) {
 			t.Errorf("mattrib output lacks %q:\n%s", want, attrs)
 		}
 	}
-	if b, err := exec.Command(vfatTool(t, "mtype", "mtools"), "-i", out, "::/ssh_authorized_keys/admin").Output(); err != nil || string(b) != "config\n" {
+	if b, err := exec.Command(testutil.Tool(t, "mtype", "mtools"), "-i", out, "::/ssh_authorized_keys/admin").Output(); err != nil || string(b) != "config\n" {
 		t.Errorf("mtype: %q, %v", b, err)
 	}
 	if st, _ := os.Stat(out); st.Size() != 50<<20 || st.Mode().Perm() != 0o644 {
@@ -193,22 +173,12 @@ func TestVfatDeterminism(t *testing.T) {
 		&tar.Header{Name: "lower.txt", Typeflag: tar.TypeReg, Size: 5, Mode: 0o444},
 	)
 	var imgs [][]byte
-	for i, env := range [][]string{{"TZ=UTC", "VFAT_HELPER_UMASK=022"}, {"TZ=Asia/Kolkata", "VFAT_HELPER_UMASK=077"}} {
-		tmp := t.TempDir()
-		out := filepath.Join(tmp, "o"+strconv.Itoa(i), "esp.img")
-		os.Mkdir(filepath.Dir(out), 0o755)
-		cmd := exec.Command(os.Args[0], "-test.run=^TestVfatHelper$")
-		cmd.Env = append(os.Environ(), append(env, "TMPDIR="+tmp,
-			"VFAT_HELPER_ARGS="+strings.Join([]string{"-i", in, "-o", out, "--size", "20M", "--label", "ESP", "--serial", "0xABCD1234", "--mtime", "1700000000"}, "\n"))...)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("helper: %v\n%s", err, b)
-		}
-		b, err := os.ReadFile(out)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, env := range []testutil.Env{{TZ: "UTC", Umask: 0o022}, {TZ: "Asia/Kolkata", Umask: 0o077}} {
+		out := filepath.Join(t.TempDir(), "esp.img")
+		b := testutil.Rerun(t, "TestVfatHelper", env, out,
+			[]string{"-i", in, "-o", out, "--size", "20M", "--label", "ESP", "--serial", "0xABCD1234", "--mtime", "1700000000"})
 		if st, _ := os.Stat(out); st.Mode().Perm() != 0o644 {
-			t.Errorf("output mode %v under umask %s", st.Mode(), env[1])
+			t.Errorf("output mode %v under %v", st.Mode(), env)
 		}
 		imgs = append(imgs, b)
 	}
@@ -220,16 +190,11 @@ func TestVfatDeterminism(t *testing.T) {
 // TestVfatHelper is the child process of TestVfatDeterminism; it does
 // nothing in a normal test run.
 func TestVfatHelper(t *testing.T) {
-	args := os.Getenv("VFAT_HELPER_ARGS")
-	if args == "" {
+	var args []string
+	if !testutil.HelperArgs(t, &args) {
 		return
 	}
-	m, err := strconv.ParseUint(os.Getenv("VFAT_HELPER_UMASK"), 8, 32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	syscall.Umask(int(m))
-	if err := newApp().Run(append([]string{"icos", "vfat"}, strings.Split(args, "\n")...)); err != nil {
+	if err := newApp().Run(append([]string{"icos", "vfat"}, args...)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -237,7 +202,7 @@ func TestVfatHelper(t *testing.T) {
 // TestVfatEmpty: with neither --input nor --file, icos vfat makes an empty
 // filesystem that fsck.vfat accepts; with both it refuses.
 func TestVfatEmpty(t *testing.T) {
-	fsck := vfatTool(t, "fsck.vfat", "dosfstools")
+	fsck := testutil.Tool(t, "fsck.vfat", "dosfstools")
 	dir := t.TempDir()
 	img := filepath.Join(dir, "esp.img")
 	if err := newApp().Run([]string{"icos", "vfat", "-o", img, "--size", "8M", "--label", "ESP"}); err != nil {

@@ -12,11 +12,13 @@ import (
 
 	"github.com/icos-build/icos/tools/imgdiff/fatr"
 	"github.com/icos-build/icos/tools/imgdiff/internal/testimg"
+
+	"github.com/icos-build/icos/tools/internal/testutil"
 )
 
 func mtools(t *testing.T, name string, args ...string) {
 	t.Helper()
-	cmd := exec.Command(testimg.Tool(t, name, "mtools"), args...)
+	cmd := exec.Command(testutil.Tool(t, name, "mtools"), args...)
 	cmd.Env = append(os.Environ(), "MTOOLS_SKIP_CHECK=1", "TZ=UTC", "LC_ALL=C.UTF-8")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
@@ -36,7 +38,7 @@ func TestReaderMatchesMtools(t *testing.T) {
 	for i := 0; i < 40; i++ {
 		testimg.WriteFile(t, filepath.Join(src, "dir", "sub", fmt.Sprintf("entry-with-long-name-%02d.conf", i)), []byte{byte(i)})
 	}
-	mkfs := testimg.Tool(t, "mkfs.fat", "dosfstools")
+	mkfs := testutil.Tool(t, "mkfs.fat", "dosfstools")
 	for _, tc := range []struct {
 		bits int
 		size int64
@@ -125,7 +127,7 @@ func TestReaderMatchesMtools(t *testing.T) {
 // (as mcopy writes "grün.cfg" without a long name) is escaped.
 func TestOEMShortName(t *testing.T) {
 	img := filepath.Join(t.TempDir(), "fat.img")
-	testimg.Run(t, testimg.Tool(t, "mkfs.fat", "dosfstools"), "-F", "16", "-C", img, "32768")
+	testimg.Run(t, testutil.Tool(t, "mkfs.fat", "dosfstools"), "-F", "16", "-C", img, "32768")
 	p := filepath.Join(t.TempDir(), "grün.cfg")
 	testimg.WriteFile(t, p, []byte("x"))
 	mtools(t, "mcopy", "-i", img, p, "::/")

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/icos-build/icos/tools/internal/testutil"
 )
 
 // UUID and HashSeed are the fixed identifiers of every fixture.
@@ -17,23 +19,6 @@ const (
 	HashSeed = "5a5a5a5a-6666-7777-8888-999999999999"
 	FakeTime = "1700000000"
 )
-
-// Tool returns the path of a host tool, failing the test with the Debian
-// package to install when it is missing.
-func Tool(t testing.TB, name, pkg string) string {
-	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
-	}
-	for _, d := range []string{"/usr/sbin", "/sbin"} {
-		p := filepath.Join(d, name)
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	t.Fatalf("%s not found: install the Debian package %s", name, pkg)
-	return ""
-}
 
 // Run runs a command with a fixed environment and fails the test on error.
 func Run(t testing.TB, name string, args ...string) string {
@@ -51,7 +36,7 @@ func Run(t testing.TB, name string, args ...string) string {
 // dir, with extra mke2fs arguments (e.g. "-b", "4096").
 func Mkfs(t testing.TB, img, dir, size string, extra ...string) {
 	t.Helper()
-	mke2fs := Tool(t, "mke2fs", "e2fsprogs")
+	mke2fs := testutil.Tool(t, "mke2fs", "e2fsprogs")
 	args := []string{"-q", "-F", "-t", "ext4", "-U", UUID, "-E", "hash_seed=" + HashSeed + ",root_owner=0:0"}
 	args = append(args, extra...)
 	args = append(args, "-d", dir, img, size)
@@ -62,7 +47,7 @@ func Mkfs(t testing.TB, img, dir, size string, extra ...string) {
 // returns the output (stdout, without the version banner on stderr).
 func Debugfs(t testing.TB, img string, write bool, requests ...string) string {
 	t.Helper()
-	debugfs := Tool(t, "debugfs", "e2fsprogs")
+	debugfs := testutil.Tool(t, "debugfs", "e2fsprogs")
 	f := filepath.Join(t.TempDir(), "cmds")
 	if err := os.WriteFile(f, []byte(strings.Join(requests, "\n")+"\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -105,7 +90,7 @@ func WriteFile(t testing.TB, p string, data []byte) {
 // success.
 func Reindex(t testing.TB, img string) {
 	t.Helper()
-	e2fsck := Tool(t, "e2fsck", "e2fsprogs")
+	e2fsck := testutil.Tool(t, "e2fsck", "e2fsprogs")
 	cmd := exec.Command(e2fsck, "-fyD", img)
 	cmd.Env = append(os.Environ(), "E2FSPROGS_FAKE_TIME="+FakeTime, "TZ=UTC", "LC_ALL=C")
 	out, err := cmd.CombinedOutput()
@@ -117,5 +102,5 @@ func Reindex(t testing.TB, img string) {
 // Check runs `e2fsck -fn` on img and fails the test unless it is clean.
 func Check(t testing.TB, img string) {
 	t.Helper()
-	Run(t, Tool(t, "e2fsck", "e2fsprogs"), "-fn", img)
+	Run(t, testutil.Tool(t, "e2fsck", "e2fsprogs"), "-fn", img)
 }
