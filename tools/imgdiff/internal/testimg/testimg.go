@@ -20,11 +20,48 @@ const (
 	FakeTime = "1700000000"
 )
 
+// mke2fsConf is the mke2fs configuration of every fixture: the ext4
+// defaults of e2fsprogs 1.47.0, written out so that newer mke2fs versions
+// (whose defaults add orphan_file and metadata_csum_seed) make the same
+// filesystems.
+const mke2fsConf = `[defaults]
+	base_features = sparse_super,large_file,filetype,resize_inode,dir_index,ext_attr
+	default_mntopts = acl,user_xattr
+	enable_periodic_fsck = 0
+	blocksize = 4096
+	inode_size = 256
+	inode_ratio = 16384
+[fs_types]
+	ext4 = {
+		features = has_journal,extent,huge_file,flex_bg,metadata_csum,64bit,dir_nlink,extra_isize
+	}
+	small = {
+		blocksize = 1024
+		inode_ratio = 4096
+	}
+	floppy = {
+		blocksize = 1024
+		inode_ratio = 8192
+	}
+	big = {
+		inode_ratio = 32768
+	}
+	huge = {
+		inode_ratio = 65536
+	}
+`
+
 // Run runs a command with a fixed environment and fails the test on error.
 func Run(t testing.TB, name string, args ...string) string {
 	t.Helper()
+	return run(t, nil, name, args...)
+}
+
+func run(t testing.TB, env []string, name string, args ...string) string {
+	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), "E2FSPROGS_FAKE_TIME="+FakeTime, "TZ=UTC", "LC_ALL=C")
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
@@ -40,7 +77,11 @@ func Mkfs(t testing.TB, img, dir, size string, extra ...string) {
 	args := []string{"-q", "-F", "-t", "ext4", "-U", UUID, "-E", "hash_seed=" + HashSeed + ",root_owner=0:0"}
 	args = append(args, extra...)
 	args = append(args, "-d", dir, img, size)
-	Run(t, mke2fs, args...)
+	conf := filepath.Join(t.TempDir(), "mke2fs.conf")
+	if err := os.WriteFile(conf, []byte(mke2fsConf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(t, []string{"MKE2FS_CONFIG=" + conf}, mke2fs, args...)
 }
 
 // Debugfs runs debugfs requests against img (-w when write is set) and
