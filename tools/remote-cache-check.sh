@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Remote-cache check: starts the local HTTP cache (tools/remote-cache.sh),
-# builds TARGETS with --config=cache to fill it, wipes the output base
-# (bazel clean --expunge), rebuilds with the disk cache off, and reports how
-# many actions came from the remote cache. Fails when any action had to run
-# again.
+# wipes the output base (bazel clean --expunge) and builds TARGETS with
+# --config=cache to fill the cache, wipes it again, rebuilds, and reports how
+# many actions came from the remote cache. The disk cache is off throughout.
+# Fails when any action had to run again.
 #
 #   tools/remote-cache-check.sh [TARGET...]   (default: the rules test image)
 set -euo pipefail
@@ -16,6 +16,7 @@ flags=(--config=cache --disk_cache=)
 tools/remote-cache.sh start
 trap 'tools/remote-cache.sh stop >/dev/null' EXIT
 t0=$SECONDS
+$bazel clean --expunge
 $bazel build "${flags[@]}" "${targets[@]}"
 t1=$SECONDS
 $bazel clean --expunge
