@@ -26,6 +26,8 @@ t2=$SECONDS
 summary=$(grep -E 'INFO: [0-9]+ processes?:' "$log" | tail -n1)
 rm -f "$log"
 hits=$(sed -n 's/.* \([0-9][0-9]*\) remote cache hit.*/\1/p' <<<"$summary")
-executed=$(grep -oE '[0-9]+ (processwrapper-sandbox|linux-sandbox|local|sandbox)' <<<"$summary" | awk '{s+=$1} END {print s+0}')
+# Actions that ran instead of coming from the cache (internal ones never run).
+executed=$({ grep -oE '[0-9]+ (processwrapper-sandbox|linux-sandbox|local|sandbox|worker)' <<<"$summary" || true; } |
+	awk '{s+=$1} END {print s+0}')
 echo "remote-cache-check: first build $((t1 - t0)) s; after clean --expunge $((t2 - t1)) s; ${hits:-0} remote cache hits, $executed actions executed ($summary)"
 ((${hits:-0} > 0 && executed == 0))
