@@ -190,7 +190,7 @@ func Build(opt BuildOptions) (*Result, error) {
 	if err := cmd.Run(); err != nil {
 		hint := ""
 		if !opt.Resolve && strings.Contains(tail.String(), "was not found") {
-			hint = "\n(a locked version is gone from the mirror; snapshot.debian.org is not reachable from here, so run `icos base bump` to lock the current versions)"
+			hint = "\n(a locked version is gone from the mirror; the Debian snapshot archive is not reachable from here, so run `icos base bump` to lock the current versions)"
 		}
 		return nil, fmt.Errorf("base: mmdebstrap: %w\n%s%s", err, tail.String(), hint)
 	}
