@@ -155,7 +155,7 @@ def icos_os_image(
             mtime = mtime,
             out = "partition-config.img.zst",
             tags = tags,
-        visibility = visibility,
+            visibility = visibility,
         )
     else:
         icos_ext4(
@@ -167,28 +167,19 @@ def icos_os_image(
             mtime = mtime,
             out = "partition-config.img.zst",
             tags = tags,
-        visibility = visibility,
+            visibility = visibility,
         )
-    icos_vfat(
-        name = "partition-esp",
-        files = esp_files,
-        image_size = "100M",
-        label_name = "ESP",
-        mtime = mtime,
-        out = "partition-esp.img.zst",
-        tags = tags,
-        visibility = visibility,
-    )
-    icos_vfat(
-        name = "partition-grub",
-        files = grub_files,
-        image_size = "100M",
-        label_name = "GRUB",
-        mtime = mtime,
-        out = "partition-grub.img.zst",
-        tags = tags,
-        visibility = visibility,
-    )
+    for part, label, files in (("esp", "ESP", esp_files), ("grub", "GRUB", grub_files)):
+        icos_vfat(
+            name = "partition-" + part,
+            files = files,
+            image_size = "100M",
+            label_name = label,
+            mtime = mtime,
+            out = "partition-%s.img.zst" % part,
+            tags = tags,
+            visibility = visibility,
+        )
 
     images = {
         ":partition-esp": "esp",
@@ -205,7 +196,7 @@ def icos_os_image(
             },
             out = "partition-hostlvm.img.zst",
             tags = tags,
-        visibility = visibility,
+            visibility = visibility,
             **lvm
         )
         images[":partition-hostlvm"] = "hostlvm"
@@ -232,5 +223,5 @@ def icos_os_image(
             level = 6,
             mtime = mtime,
             tags = tags,
-        visibility = visibility,
+            visibility = visibility,
         )
