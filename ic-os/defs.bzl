@@ -14,6 +14,14 @@ and a partition table it declares, in the calling package:
   disk-img.tar.zst     (+ .sha256) the disk: GPT from partitions.csv, as a sparse tar
   disk.img             the raw disk (tagged manual: never cached, build it on demand)
   update-img.tar.zst   (+ .sha256) boot.img, root.img, VERSION.TXT (not for SetupOS)
+  disk-img-archive     disk-img.tar.zst alone (what SetupOS puts on its data partition)
+  partition-data.img.zst
+                       (SetupOS) ext4 holding the HostOS and GuestOS disk-img.tar.zst
+  image_test           checks the outputs with Debian's tools (ic-os/image_test.sh)
+  reproducible_test    (with `twice`) the outputs equal those of a second,
+                       independent build declared in another package
+
+The dev variant sets root's password to "root" (DEV_ROOT_PASSWORD_HASH).
 
 Big raw images only ever leave an action compressed, so Bazel's local and
 remote caches hold compressed bytes, never multi-GiB runs of zeros.
@@ -29,6 +37,11 @@ load(
     "icos_vfat",
     "icos_version_txt",
 )
+
+# crypt(3) hash of the dev variants' root password "root", from
+# `openssl passwd -6 -salt icosdevroot root` (a fixed salt keeps builds
+# reproducible; never used by prod images).
+DEV_ROOT_PASSWORD_HASH = "$6$icosdevroot$huubnMYP3vlBf2qOC9Vdsub1FSs4vDWHlPgL5m6FOLYjldz2d2bgDrMA5o8ftVqeut5OsOFgpseulviDpnm1D/"
 
 def icos_build(name, mode, base, config, **kwargs):
     """Declares the targets that build one OS image in its variant.
@@ -64,8 +77,12 @@ def icos_os_image(
         volumes = None,
         lvm = {},
         extra_partitions = {},
+        data_files = {},
+        data_size = "2560M",
         update_img = True,
         mtime = 0,
+        image_test = True,
+        twice = None,
         tags = ["manual"],
         visibility = None):
     """Declares the targets that build one OS image.
@@ -90,23 +107,39 @@ def icos_os_image(
       volumes: (HostOS) volumes.csv of the LVM physical volume in partition "hostlvm".
       lvm: (HostOS) icos_lvm attributes: image_size, vg_name, vg_uuid, pv_uuid.
       extra_partitions: more partition images, partition name -> label.
+      data_files: (SetupOS) files of the ext4 partition "data", label -> path;
+        "{mode}" in a label becomes the variant, so a dev SetupOS carries the
+        dev HostOS and GuestOS.
+      data_size: size of the data filesystem.
       update_img: whether to build update-img.tar.zst.
       mtime: SOURCE_DATE_EPOCH of every timestamp in the outputs.
-      tags: tags of every target. Default "manual": `//...` does not build
-        images (they need the locked base images); name the targets.
+      image_test: declare image_test, which checks the disk and update
+        images with sgdisk, e2fsck, fsck.vfat, pvck, debugfs and mtype.
+      twice: the package of a second icos_build of the same OS and variant
+        (e.g. "//ic-os/guestos/envs/prod/twice"): declares reproducible_test,
+        which requires both builds' disk-img and update-img to be identical.
+      tags: tags of every image target. Default "manual": `bazel build //...`
+        builds images only through the tests, which are not manual.
       visibility: visibility of the outputs.
     """
     _ = name  # buildifier: the targets are named after the IC-OS outputs
     if mode not in ("prod", "dev"):
         fail("mode must be prod or dev, got %r" % mode)
 
-    icos_version_txt(name = "version-txt", out = "version.txt", tags = tags, visibility = visibility)
+    # A locked base image repository (@X//:image) tells whether it is the
+    # pinned image (see rules/private/base_image.bzl); version.txt shows it.
+    base_status = None
+    if base.startswith("@") and base.endswith("//:image"):
+        base_status = base[:-len("image")] + "status"
+    icos_version_txt(name = "version-txt", out = "version.txt", base_status = base_status, tags = tags, visibility = visibility)
 
     files = dict(components)
     files[":version-txt"] = "/boot/version.txt"
 
     # Mount points under /boot exist in every image.
     spec = json.decode(extra_spec) if extra_spec else {}
+    if mode == "dev":
+        spec["passwords"] = [{"user": "root", "hash": DEV_ROOT_PASSWORD_HASH}] + spec.get("passwords", [])
     spec["dirs"] = [
         {"path": "/boot/" + d, "mode": "0755", "uid": 0, "gid": 0}
         for d in ("config", "efi", "grub")
@@ -206,9 +239,29 @@ def icos_os_image(
         images[":partition-root"] = "A_root" if update_img else "root"
     for part, label in extra_partitions.items():
         images[label] = part
+    if data_files:
+        icos_rootfs(
+            name = "data-tree",
+            files = {label.format(mode = mode): path for label, path in data_files.items()},
+            mtime = mtime,
+            tags = tags,
+            visibility = visibility,
+        )
+        icos_ext4(
+            name = "partition-data",
+            src = ":data-tree",
+            image_size = data_size,
+            label_name = "DATA",
+            mtime = mtime,
+            out = "partition-data.img.zst",
+            tags = tags,
+            visibility = visibility,
+        )
+        images[":partition-data"] = "data"
 
     disk_args = dict(partitions = partitions, images = images, image_size = disk_size)
     icos_disk(name = "disk-img", out = "disk-img.tar.zst", tags = tags, visibility = visibility, **disk_args)
+    native.filegroup(name = "disk-img-archive", srcs = [":disk-img"], output_group = "archive", tags = tags, visibility = visibility)
     icos_disk(name = "disk.img", out = "disk.img", tags = tags + ["manual", "no-cache"], visibility = visibility, **disk_args)
 
     if update_img:
@@ -225,3 +278,72 @@ def icos_os_image(
             tags = tags,
             visibility = visibility,
         )
+
+    _tests(
+        os = os,
+        mode = mode,
+        disk_size = disk_size,
+        hostname = spec.get("hostname", os),
+        vfat = ["esp", "grub"] + (["config"] if config_fat else []),
+        ext4 = ([] if volumes or config_fat else ["config"]) +
+               ([] if volumes else [images[":partition-boot"], images[":partition-root"]]) +
+               (["data"] if data_files else []),
+        lvm = "hostlvm=config,A_boot,A_root" if volumes else "",
+        boot = "A_boot" if update_img or volumes else "boot",
+        root = "A_root" if update_img or volumes else "root",
+        data = {label.format(mode = mode): path.lstrip("/") for label, path in data_files.items()},
+        update_img = update_img,
+        image_test = image_test,
+        twice = twice,
+        tags = [t for t in tags if t != "manual"],
+    )
+
+def _tests(os, mode, disk_size, hostname, vfat, ext4, lvm, boot, root, data, update_img, image_test, twice, tags):
+    """Declares image_test and reproducible_test (see icos_os_image)."""
+    outputs = [":disk-img"] + ([":update-img"] if update_img else [])
+    if image_test:
+        args = [
+            "--os",
+            os,
+            "--mode",
+            mode,
+            "--disk-size",
+            disk_size,
+            "--hostname",
+            hostname,
+            "--vfat",
+            ",".join(vfat),
+            "--boot",
+            boot,
+            "--root",
+            root,
+            # Bazel expands $ in test args: $$ is one $.
+            "--dev-hash",
+            DEV_ROOT_PASSWORD_HASH.replace("$", "$$"),
+        ]
+        if ext4:
+            args += ["--ext4", ",".join(ext4)]
+        if lvm:
+            args += ["--lvm", lvm]
+        for label, name in sorted(data.items()):
+            args += ["--data", "%s=$(rootpath %s)" % (name, label)]
+        args += ["$(rootpaths %s)" % o for o in outputs] + ["$(rootpath :version-txt)"]
+        native.sh_test(
+            name = "image_test",
+            size = "large",
+            srcs = ["//ic-os:image_test.sh"],
+            args = args,
+            data = outputs + [":version-txt"] + sorted(data.keys()),
+            tags = tags,
+        )
+    if twice:
+        theirs = ["%s%s" % (twice, o) for o in outputs]
+        native.sh_test(
+            name = "reproducible_test",
+            size = "small",
+            srcs = ["//ic-os:reproducible_test.sh"],
+            args = ["$(rootpaths %s)" % o for o in outputs + theirs],
+            data = outputs + theirs,
+            tags = tags,
+        )
+

@@ -10,6 +10,11 @@ SETUPOS = dict(
     config_fat = True,
     config_files = {"//ic-os/setupos:config.ini": "config.ini"},
     update_img = False,
+    data_files = {
+        "//ic-os/guestos/envs/{mode}:disk-img-archive": "/guest-os.img.tar.zst",
+        "//ic-os/hostos/envs/{mode}:disk-img-archive": "/host-os.img.tar.zst",
+    },
+    data_size = "2560M",
     components = {
         "//ic-os/components:boot/extra_boot_args": "/boot/extra_boot_args",
     },

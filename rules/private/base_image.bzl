@@ -4,14 +4,32 @@ Each `base_images.image(name, lock)` tag makes a repository `@NAME` whose
 `//:image` target is the base image as an OCI image layout, fetched by the
 digest pinned in the lock: from the local OCI store (`$ICOS_OCI_STORE`, default
 ~/.cache/icos/oci), else from the registries in `$ICOS_REGISTRIES`, the digest
-verified either way. The repository is refetched only when the lock changes.
-
-A base image that is nowhere to be found fails the build with the digest, the
-places searched and the command that builds it (`icos base build`, which needs
-root and mmdebstrap and so runs outside Bazel; `tools/bazel` runs it for you,
-see README). The repository builds `icos` from this workspace's source with
-the host Go toolchain, the same Go that rules_go uses (`go_sdk.host()`).
+verified either way; else it is built from the lock with mmdebstrap (exactly
+the locked package versions, 15-45 minutes) and its digest checked against
+the pin. A build that does not reproduce the pin fails, saying what differs
+and what to do, unless `ICOS_ALLOW_UNPINNED_BASE=1` is set: then the local
+image is used and `//:status` marks the build unpinned, which version.txt
+shows. The repository is refetched when the lock or one of these variables
+changes. It builds `icos` from this workspace's source with the host Go
+toolchain, the same Go that rules_go uses (`go_sdk.host()`).
 """
+
+BaseStatusInfo = provider(
+    doc = "Whether a base image is the one its lock pins.",
+    fields = {"digest": "the image digest used", "pinned": "True when it is the lock's digest"},
+)
+
+def _base_status_impl(ctx):
+    return [BaseStatusInfo(digest = ctx.attr.digest, pinned = ctx.attr.pinned)]
+
+icos_base_status = rule(
+    implementation = _base_status_impl,
+    doc = "The pin status of a base image repository (written by icos_base_image).",
+    attrs = {
+        "digest": attr.string(mandatory = True),
+        "pinned": attr.bool(mandatory = True),
+    },
+)
 
 def _go(rctx):
     go = rctx.which("go")
@@ -35,27 +53,60 @@ def _icos_base_image_impl(rctx):
     if res.return_code != 0:
         fail("building icos for the base image fetch failed:\n" + res.stderr)
 
-    rctx.report_progress("Fetching base image %s (%s %s)" % (digest, lock["os"], lock["variant"]))
+    rctx.report_progress("Fetching base image %s (%s %s); if it is nowhere, building it from the lock (15-45 min)" % (digest, lock["os"], lock["variant"]))
+    rctx.file("tmp/.keep", "")
     res = rctx.execute(
-        [str(rctx.path("icos")), "base", "fetch", "--lock", str(lock_path), "--oci-layout", "layout"],
-        timeout = 3600,
+        [
+            str(rctx.path("icos")),
+            "base",
+            "fetch",
+            "--lock",
+            str(lock_path),
+            "--oci-layout",
+            "layout",
+            "--build-missing",
+            "--tmpdir",
+            str(rctx.path("tmp")),
+            "--status",
+            "status.txt",
+        ],
+        timeout = 7200,
         quiet = False,
     )
+    rctx.delete("tmp")
+    rctx.delete("icos")
     if res.return_code != 0:
         fail("base image %s for %s (%s) is not available:\n%s" % (digest, lock["os"], lock["variant"], res.stderr))
-    rctx.delete("icos")
+    state, used = rctx.read("status.txt").strip().split(" ")
 
     rctx.file("BUILD.bazel", """\
-# Base image {digest} of {os} ({variant}), from {lock}.
+# Base image {used} of {os} ({variant}), {state}; lock: {lock}.
+load("{bzl}", "icos_base_status")
+
 filegroup(
     name = "image",
     srcs = glob(["layout/**"]),
     visibility = ["//visibility:public"],
 )
 
-exports_files(["digest.txt"])
-""".format(digest = digest, os = lock["os"], variant = lock["variant"], lock = rctx.attr.lock))
-    rctx.file("digest.txt", digest + "\n")
+icos_base_status(
+    name = "status",
+    digest = "{used}",
+    pinned = {pinned},
+    visibility = ["//visibility:public"],
+)
+
+exports_files(["digest.txt", "status.txt"])
+""".format(
+        used = used,
+        os = lock["os"],
+        variant = lock["variant"],
+        state = state,
+        lock = rctx.attr.lock,
+        bzl = str(Label("//rules/private:base_image.bzl")),
+        pinned = "True" if state == "pinned" else "False",
+    ))
+    rctx.file("digest.txt", used + "\n")
 
 icos_base_image = repository_rule(
     implementation = _icos_base_image_impl,
@@ -63,7 +114,7 @@ icos_base_image = repository_rule(
     attrs = {
         "lock": attr.label(doc = "The lock file (base.lock.json).", allow_single_file = True, mandatory = True),
     },
-    environ = ["ICOS_OCI_STORE", "ICOS_REGISTRIES"],
+    environ = ["ICOS_OCI_STORE", "ICOS_REGISTRIES", "ICOS_ALLOW_UNPINNED_BASE", "ICOS_APT_ROOT"],
 )
 
 _image = tag_class(

@@ -37,11 +37,11 @@ def _icos_disk_impl(ctx):
         mnemonic = "IcosDisk",
         progress = "Assembling GPT disk %{output}",
     )
-    return [DefaultInfo(files = depset(outputs))]
+    return [DefaultInfo(files = depset(outputs)), OutputGroupInfo(archive = depset([out]))]
 
 icos_disk = rule(
     implementation = _icos_disk_impl,
-    doc = "Assembles a sparse GPT disk image from a partitions.csv and partition images, with `icos disk`.",
+    doc = "Assembles a sparse GPT disk image from a partitions.csv and partition images, with `icos disk`. Output group `archive`: the image alone (without its .sha256).",
     attrs = {
         "partitions": attr.label(doc = "The partition table (partitions.csv).", allow_single_file = [".csv"], mandatory = True),
         "images": attr.label_keyed_string_dict(doc = "Partition images: label -> partition name.", allow_files = True),
@@ -74,11 +74,11 @@ def _icos_lvm_impl(ctx):
         mnemonic = "IcosLvm",
         progress = "Writing LVM physical volume %{output}",
     )
-    return [DefaultInfo(files = depset(outputs))]
+    return [DefaultInfo(files = depset(outputs)), OutputGroupInfo(archive = depset([out]))]
 
 icos_lvm = rule(
     implementation = _icos_lvm_impl,
-    doc = "Writes an LVM2 physical volume with one volume group and linear volumes, with `icos lvm`.",
+    doc = "Writes an LVM2 physical volume with one volume group and linear volumes, with `icos lvm`. Output group `archive`: the image alone.",
     attrs = {
         "volumes": attr.label(doc = "The volume table (volumes.csv).", allow_single_file = [".csv"], mandatory = True),
         "images": attr.label_keyed_string_dict(doc = "Volume images: label -> LV name.", allow_files = True),

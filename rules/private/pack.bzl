@@ -32,11 +32,11 @@ def _icos_pack_impl(ctx):
         mnemonic = "IcosPack",
         progress = "Packing %{output}",
     )
-    return [DefaultInfo(files = depset([out, sha]))]
+    return [DefaultInfo(files = depset([out, sha])), OutputGroupInfo(archive = depset([out]))]
 
 icos_pack = rule(
     implementation = _icos_pack_impl,
-    doc = "Packs files into a sparse tar compressed with zstd (e.g. disk-img.tar.zst) plus OUT.sha256.",
+    doc = "Packs files into a sparse tar compressed with zstd (e.g. disk-img.tar.zst) plus OUT.sha256. Output group `archive`: the tar alone.",
     attrs = {
         "srcs": attr.label_keyed_string_dict(doc = "Files: label -> entry name in the tar.", allow_files = True, mandatory = True),
         "out": attr.string(doc = "Output file name (default: NAME.tar.zst)."),

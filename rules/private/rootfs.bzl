@@ -35,7 +35,10 @@ def _icos_rootfs_impl(ctx):
 
     base = ctx.files.base
     args = ctx.actions.args()
-    args.add("--oci-layout", _layout_dir(base))
+    if base:
+        args.add("--oci-layout", _layout_dir(base))
+    else:
+        args.add("--empty")
     if ctx.attr.digest:
         args.add("--image", ctx.attr.digest)
     args.add("--spec", spec_file)
@@ -65,7 +68,7 @@ icos_rootfs = rule(
 The spec (see tools/rootfs/README.md) is generated from `files` and `units`
 plus the JSON in `extra_spec` (users, groups, dirs, symlinks, removals, ...).""",
     attrs = {
-        "base": attr.label(doc = "The base image as an OCI image layout (all its files, or one directory).", allow_files = True, mandatory = True),
+        "base": attr.label(doc = "The base image as an OCI image layout (all its files, or one directory); none: the tar holds only the spec's entries.", allow_files = True),
         "digest": attr.string(doc = "Manifest digest to take from the layout (sha256:...)."),
         "files": attr.label_keyed_string_dict(
             doc = "Component files: label -> 'PATH[:MODE[:UID:GID]]' in the image (mode octal, default 0644).",

@@ -2,6 +2,9 @@
 
 TEST_OS = {
     "os": "guestos",
+    # A synthetic base has no kernel or systemd: image_test.sh in this
+    # package checks what it has instead of ic-os/image_test.sh.
+    "image_test": False,
     "partitions": "//rules/tests:partitions.csv",
     "disk_size": "1G",
     "root_size": "128M",

@@ -32,7 +32,8 @@ BAZEL_VERSION=7.7.1
 # Packages of the chroot. Changing this list rebuilds the chroot.
 CHROOT_PACKAGES="bazel-bootstrap,bazel-rules-shell,ca-certificates,gcc,libc6-dev,git,\
 e2fsprogs,dosfstools,mtools,gdisk,fdisk,lvm2,tar,zstd,selinux-utils,cryptsetup-bin,\
-nginx-light,util-linux,coreutils,findutils,diffutils,python3,tzdata,mount"
+nginx-light,util-linux,coreutils,findutils,diffutils,python3,tzdata,mount,\
+mmdebstrap,debian-archive-keyring"
 
 log() { printf '[offline-bazel] %s\n' "$*" >&2; }
 die() { printf '[offline-bazel] error: %s\n' "$*" >&2; exit 1; }
@@ -256,6 +257,10 @@ run() {
 		bindto "$dir" "$dir"
 		bindto "$gomodcache" "$gomodcache"
 		bindto "$store" "$store"
+		# The host apt configuration, read-only: its Debian mirror is where a
+		# missing base image is built from (ICOS_APT_ROOT).
+		bindto /etc/apt /opt/icos-host/etc/apt
+		mount -o remount,bind,ro "$root/opt/icos-host/etc/apt"
 		bindto "$goroot" /usr/local/go
 		mount -o remount,bind,ro "$root/usr/local/go"
 		cwd=$PWD
@@ -265,7 +270,8 @@ run() {
 		/usr/bin/env -i HOME=/root USER=root TERM="${TERM:-dumb}" LANG=C.UTF-8 \
 		PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		GOPROXY="$proxy" GOMODCACHE="$gomodcache" GOTOOLCHAIN=local GOFLAGS=-buildvcs=false \
-		ICOS_OCI_STORE="$store" ${ICOS_REGISTRIES:+ICOS_REGISTRIES=$ICOS_REGISTRIES} "$@"
+		ICOS_OCI_STORE="$store" ICOS_APT_ROOT=/opt/icos-host ${ICOS_REGISTRIES:+ICOS_REGISTRIES=$ICOS_REGISTRIES} \
+		${ICOS_ALLOW_UNPINNED_BASE:+ICOS_ALLOW_UNPINNED_BASE=$ICOS_ALLOW_UNPINNED_BASE} "$@"
 }
 
 remove() {

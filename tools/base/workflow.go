@@ -327,3 +327,73 @@ func Fetch(ctx context.Context, l *Lock, c Context, store *oci.Store, registries
 	img, err := store.Fetch(ctx, h, l.Repositories(registries), c.BuildCommand())
 	return img, h, err
 }
+
+// EnvAllowUnpinned names the environment variable that lets a build go on
+// with a locally built base image whose digest differs from the lock.
+const EnvAllowUnpinned = "ICOS_ALLOW_UNPINNED_BASE"
+
+// FetchOptions says what FetchOrBuild may do when the locked image is in
+// neither the store nor a registry.
+type FetchOptions struct {
+	Registries    []string     // registry prefixes searched after the store
+	BuildMissing  bool         // build the image from the lock when it is found nowhere
+	AllowUnpinned bool         // accept a build whose digest differs from the lock
+	Build         BuildOptions // how to build (store, scratch dir, apt root, log)
+	Log           io.Writer    // progress messages (nil: none)
+
+	build func(*Lock, BuildOptions) (*Result, error) // BuildLocked; replaced in tests
+}
+
+// FetchResult is the image FetchOrBuild made available.
+type FetchResult struct {
+	Digest v1.Hash // the image in the store: the pinned one unless !Pinned
+	Built  bool    // built here because it was found nowhere
+	Pinned bool    // Digest is the lock's digest
+}
+
+// FetchOrBuild is Fetch that, with opt.BuildMissing, builds a missing image
+// from the lock (exactly the locked package versions) and checks the
+// result against the pin. A different digest is an error naming both
+// digests, the places searched and the ways out, unless opt.AllowUnpinned,
+// which returns the built image with Pinned false.
+func FetchOrBuild(ctx context.Context, l *Lock, c Context, store *oci.Store, opt FetchOptions) (FetchResult, error) {
+	_, h, err := Fetch(ctx, l, c, store, opt.Registries)
+	if err == nil {
+		return FetchResult{Digest: h, Pinned: true}, nil
+	}
+	var nf *oci.NotFoundError
+	if !opt.BuildMissing || !errors.As(err, &nf) {
+		return FetchResult{}, err
+	}
+	logf := func(format string, a ...any) {
+		if opt.Log != nil {
+			fmt.Fprintf(opt.Log, "icos: "+format+"\n", a...)
+		}
+	}
+	logf("base image %s of %s (%s) is in no store or registry searched (%s);", h, l.OS, l.Variant, strings.Join(nf.Searched, "; "))
+	logf("building it from %s with mmdebstrap: %d locked packages, typically 15-45 minutes", c.LockPath(), len(l.Packages))
+	build := opt.build
+	if build == nil {
+		build = BuildLocked
+	}
+	opt.Build.Store = store
+	res, err := build(l, opt.Build)
+	if err != nil {
+		return FetchResult{}, fmt.Errorf("base: building the missing image %s from %s: %w", h, c.LockPath(), err)
+	}
+	if res.Digest == h {
+		logf("built %s: it matches the pin", h)
+		return FetchResult{Digest: h, Built: true, Pinned: true}, nil
+	}
+	if opt.AllowUnpinned {
+		logf("WARNING: the build gives %s, the lock pins %s; going on with the local image because %s is set (version.txt says so)", res.Digest, h, EnvAllowUnpinned)
+		return FetchResult{Digest: res.Digest, Built: true}, nil
+	}
+	return FetchResult{}, fmt.Errorf("base: %s (%s): rebuilding from %s gives %s, but the lock pins %s.\n"+
+		"The packages and versions are the locked ones (a build checks that), so files differ; the pinned image is\n"+
+		"in no store or registry searched, so they cannot be listed here. The rebuilt image stays in the store.\n"+
+		"Either get the pinned image (a registry in $%s, or a copy of an OCI store in $%s) and run\n"+
+		"`icos base verify --lock %s` to list the differing files, or set %s=1 to build with the local image\n"+
+		"(version.txt then carries +unpinned-base)",
+		l.OS, l.Variant, c.LockPath(), res.Digest, h, oci.EnvRegistries, oci.EnvStore, c.LockPath(), EnvAllowUnpinned)
+}

@@ -180,3 +180,43 @@ func (t *Tree) addAccounts(groups []Group, users []User, mtime int64) error {
 	}
 	return nil
 }
+
+// setPasswords replaces the password field of existing /etc/shadow lines.
+// A user missing from /etc/shadow, a repeated user or a hash holding ':' or
+// a newline is an error.
+func (t *Tree) setPasswords(pws []Password, mtime int64) error {
+	if len(pws) == 0 {
+		return nil
+	}
+	if _, ok, _ := t.readFile("etc/shadow"); !ok {
+		return fmt.Errorf("passwords: the image has no /etc/shadow")
+	}
+	f, err := t.loadAccountFile("etc/shadow", 0o640, 0)
+	if err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for i, p := range pws {
+		switch {
+		case seen[p.User]:
+			return fmt.Errorf("passwords[%d]: user %q given twice", i, p.User)
+		case p.Hash == "" || strings.ContainsAny(p.Hash, ":\n"):
+			return fmt.Errorf("passwords[%d] %q: hash must be non-empty without ':' or newlines", i, p.User)
+		}
+		seen[p.User] = true
+		idx := f.find(p.User)
+		if idx < 0 {
+			return fmt.Errorf("passwords[%d]: user %q is not in /etc/shadow", i, p.User)
+		}
+		fields := strings.Split(f.lines[idx], ":")
+		if len(fields) < 2 {
+			return fmt.Errorf("passwords[%d]: /etc/shadow line of %q is malformed", i, p.User)
+		}
+		fields[1] = p.Hash
+		f.lines[idx] = strings.Join(fields, ":")
+	}
+	if err := t.saveAccountFile(f, mtime); err != nil {
+		return fmt.Errorf("/etc/shadow: %w", err)
+	}
+	return nil
+}

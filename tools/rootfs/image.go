@@ -32,7 +32,7 @@ func (t *Tree) ApplyImage(img v1.Image) error {
 
 // Options describes one rootfs build.
 type Options struct {
-	Image    v1.Image // base image
+	Image    v1.Image // base image; nil starts from an empty tree
 	Spec     *Spec    // layer applied on top; nil for none
 	SpecBase string   // directory the spec's file sources are relative to
 	Output   string   // tar file written atomically
@@ -48,8 +48,10 @@ func Build(opt Options) (Stats, error) {
 		return Stats{}, err
 	}
 	defer t.Close()
-	if err := t.ApplyImage(opt.Image); err != nil {
-		return Stats{}, err
+	if opt.Image != nil {
+		if err := t.ApplyImage(opt.Image); err != nil {
+			return Stats{}, err
+		}
 	}
 	if opt.Spec != nil {
 		var mtime int64

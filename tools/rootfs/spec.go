@@ -21,16 +21,17 @@ import (
 // directory given to ApplySpec. The JSON format is documented in
 // tools/rootfs/README.md. Steps run in the order of the fields below.
 type Spec struct {
-	Remove     []string  `json:"remove,omitempty"`      // path.Match patterns; matching entries are removed with everything below them
-	Dirs       []Dir     `json:"dirs,omitempty"`        // directories (created or their metadata replaced)
-	Files      []File    `json:"files,omitempty"`       // regular files copied from the base directory
-	Symlinks   []Symlink `json:"symlinks,omitempty"`    // symbolic links (replace what is there)
-	Groups     []Group   `json:"groups,omitempty"`      // groups added to /etc/group and /etc/gshadow
-	Users      []User    `json:"users,omitempty"`       // users added to /etc/passwd and /etc/shadow
-	Units      []string  `json:"units,omitempty"`       // systemd units enabled as `systemctl enable` would
-	Hostname   *string   `json:"hostname,omitempty"`    // content of /etc/hostname (newline added)
-	Hosts      *string   `json:"hosts,omitempty"`       // content of /etc/hosts
-	ResolvConf *string   `json:"resolv_conf,omitempty"` // content of /etc/resolv.conf
+	Remove     []string   `json:"remove,omitempty"`      // path.Match patterns; matching entries are removed with everything below them
+	Dirs       []Dir      `json:"dirs,omitempty"`        // directories (created or their metadata replaced)
+	Files      []File     `json:"files,omitempty"`       // regular files copied from the base directory
+	Symlinks   []Symlink  `json:"symlinks,omitempty"`    // symbolic links (replace what is there)
+	Groups     []Group    `json:"groups,omitempty"`      // groups added to /etc/group and /etc/gshadow
+	Users      []User     `json:"users,omitempty"`       // users added to /etc/passwd and /etc/shadow
+	Passwords  []Password `json:"passwords,omitempty"`   // password hashes set in /etc/shadow for existing users
+	Units      []string   `json:"units,omitempty"`       // systemd units enabled as `systemctl enable` would
+	Hostname   *string    `json:"hostname,omitempty"`    // content of /etc/hostname (newline added)
+	Hosts      *string    `json:"hosts,omitempty"`       // content of /etc/hosts
+	ResolvConf *string    `json:"resolv_conf,omitempty"` // content of /etc/resolv.conf
 }
 
 // Mode is a permission mode written in JSON as an octal string ("0755").
@@ -100,6 +101,14 @@ type User struct {
 	Shell        string   `json:"shell"`
 	CreateHome   bool     `json:"create_home,omitempty"` // create Home owned by the user, mode 0755
 	PasswordHash string   `json:"password_hash,omitempty"`
+}
+
+// Password sets the crypt(3) hash of an existing account in /etc/shadow
+// (e.g. root's in a dev image). Only the password field changes; aging
+// fields keep their values, so no build date enters the file.
+type Password struct {
+	User string `json:"user"`
+	Hash string `json:"hash"`
 }
 
 // ParseSpec reads a JSON spec. Unknown fields are errors.
@@ -186,6 +195,9 @@ func (t *Tree) applySpec(s *Spec, baseDir string, mtime int64) error {
 		}
 	}
 	if err := t.addAccounts(s.Groups, s.Users, mtime); err != nil {
+		return err
+	}
+	if err := t.setPasswords(s.Passwords, mtime); err != nil {
 		return err
 	}
 	for i, u := range s.Units {

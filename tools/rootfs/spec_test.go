@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -47,6 +48,7 @@ func writeSpecFixture(t *testing.T, dir string) *Spec {
 		Symlinks:   []Symlink{{Path: "/etc/localtime", Target: "/usr/share/zoneinfo/UTC"}},
 		Groups:     []Group{{Name: "ic-node", GID: 1000}},
 		Users:      []User{{Name: "admin", UID: 1000, GID: 1000, Groups: []string{"sudo", "ic-node"}, Home: "/var/lib/admin", Shell: "/bin/bash", CreateHome: true}},
+		Passwords:  []Password{{User: "root", Hash: "$6$salt$hash"}},
 		Units:      []string{"foo.service"},
 		Hostname:   &hn,
 		Hosts:      &hosts,
@@ -84,7 +86,7 @@ func TestApplySpec(t *testing.T) {
 		"var/lib/admin/":      {tar.TypeDir, 0o755, 1000, 1000, ""},
 		"etc/localtime":       {tar.TypeSymlink, 0o777, 0, 0, "/usr/share/zoneinfo/UTC"},
 		"etc/passwd":          {tar.TypeReg, 0o644, 0, 0, "root:x:0:0:root:/root:/bin/bash\nadmin:x:1000:1000::/var/lib/admin:/bin/bash\n"},
-		"etc/shadow":          {tar.TypeReg, 0o640, 0, 0, "root:*:19000:0:99999:7:::\nadmin:!::0:99999:7:::\n"},
+		"etc/shadow":          {tar.TypeReg, 0o640, 0, 0, "root:$6$salt$hash:19000:0:99999:7:::\nadmin:!::0:99999:7:::\n"},
 		"etc/group":           {tar.TypeReg, 0o644, 0, 0, "root:x:0:\nsudo:x:27:admin\nshadow:x:42:\nic-node:x:1000:admin\n"},
 		"etc/gshadow":         {tar.TypeReg, 0o640, 0, 0, "root:*::\nsudo:*::admin\nshadow:*::\nic-node:!::admin\n"},
 		"etc/hostname":        {tar.TypeReg, 0o644, 0, 0, "guestos\n"},
@@ -140,6 +142,9 @@ func TestApplySpecErrors(t *testing.T) {
 	}{
 		{"missing source", Spec{Files: []File{{Src: "nope.sh", Path: "/x", Mode: 0o644}}}, `files[0] "/x": source: open`},
 		{"escaping path", Spec{Dirs: []Dir{{Path: "/../x", Mode: 0o755}}}, `dirs[0] "/../x"`},
+		{"password of unknown user", Spec{Passwords: []Password{{User: "nobody", Hash: "x"}}}, `user "nobody" is not in /etc/shadow`},
+		{"password twice", Spec{Passwords: []Password{{User: "root", Hash: "x"}, {User: "root", Hash: "y"}}}, `user "root" given twice`},
+		{"password with colon", Spec{Passwords: []Password{{User: "root", Hash: "a:b"}}}, `hash must be non-empty`},
 		{"existing user", Spec{Users: []User{{Name: "root", Home: "/root", Shell: "/bin/sh"}}}, `user "root" already exists`},
 		{"taken gid", Spec{Groups: []Group{{Name: "x", GID: 27}}}, `gid 27 already used by group "sudo"`},
 		{"unknown supplementary group", Spec{Users: []User{{Name: "u", UID: 5, GID: 5, Home: "/h", Shell: "/bin/sh", Groups: []string{"nogroup"}}}}, `group "nogroup" is not in /etc/group`},
@@ -228,5 +233,38 @@ func TestBuildDeterministic(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("output exists after failure: %v", err)
+	}
+}
+
+// TestBuildEmpty builds a tar from a spec alone (no base image), as the
+// SetupOS data partition does: only the spec's entries and their parents.
+func TestBuildEmpty(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "img"), []byte("disk"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "data.tar")
+	spec := &Spec{Files: []File{{Src: "img", Path: "/guest-os.img.tar.zst", Mode: 0o644}}}
+	if _, err := Build(Options{Spec: spec, SpecBase: dir, Output: out, TmpDir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	rd := tar.NewReader(bytes.NewReader(b))
+	for {
+		h, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, fmt.Sprintf("%s %o %d:%d", h.Name, h.Mode, h.Uid, h.Gid))
+	}
+	if got, want := strings.Join(names, ","), "guest-os.img.tar.zst 644 0:0"; got != want {
+		t.Errorf("entries %q, want %q", got, want)
 	}
 }

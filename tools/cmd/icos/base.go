@@ -48,9 +48,11 @@ func init() {
 			},
 			{
 				Name:  "fetch",
-				Usage: "make the lock's image available: local store first, then registries (digest verified)",
-				Flags: append(contextFlags(),
-					&cli.StringFlag{Name: "store", EnvVars: []string{oci.EnvStore}, Usage: "OCI store `DIR` (default $XDG_CACHE_HOME/icos/oci or ~/.cache/icos/oci)"},
+				Usage: "make the lock's image available: local store first, then registries (digest verified), then (--build-missing) a build from the lock",
+				Flags: append(append(contextFlags(), buildFlags()...),
+					&cli.BoolFlag{Name: "build-missing", Usage: "build the image from the lock when it is in no store or registry, and check the digest against the pin"},
+					&cli.BoolFlag{Name: "allow-unpinned", EnvVars: []string{base.EnvAllowUnpinned}, Usage: "with --build-missing: go on with a built image whose digest differs from the pin"},
+					&cli.StringFlag{Name: "status", Usage: "write `FILE`: \"pinned DIGEST\" or \"unpinned DIGEST\" (the image used)"},
 					&cli.StringSliceFlag{Name: "registry", Usage: "registry `PREFIX` to search (host[:port][/path], repeatable; also $" + oci.EnvRegistries + ")"},
 					&cli.StringFlag{Name: "oci-layout", Usage: "also export the image to the OCI layout `DIR` (e.g. a Bazel external repository)"},
 				),
@@ -74,6 +76,7 @@ func buildFlags() []cli.Flag {
 		&cli.StringFlag{Name: "store", EnvVars: []string{oci.EnvStore}, Usage: "OCI store `DIR` (default $XDG_CACHE_HOME/icos/oci or ~/.cache/icos/oci)"},
 		&cli.StringFlag{Name: "tmpdir", Usage: "scratch `DIR` for the build (default $TMPDIR)"},
 		&cli.BoolFlag{Name: "quiet", Usage: "do not show mmdebstrap's output"},
+		&cli.StringFlag{Name: "apt-root", Value: "/", EnvVars: []string{"ICOS_APT_ROOT"}, Usage: "`DIR` whose etc/apt gives the Debian mirror (the Bazel chroot points it at a copy of the host's)"},
 	}
 }
 
@@ -107,7 +110,7 @@ func buildOptions(c *cli.Context) (base.BuildOptions, error) {
 	if err != nil {
 		return base.BuildOptions{}, err
 	}
-	b := base.BuildOptions{Store: st, TmpDir: c.String("tmpdir"), AptRoot: "/"}
+	b := base.BuildOptions{Store: st, TmpDir: c.String("tmpdir"), AptRoot: c.String("apt-root")}
 	if !c.Bool("quiet") {
 		b.Log = os.Stderr
 	}
@@ -230,20 +233,35 @@ func baseFetch(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(c)
+	b, err := buildOptions(c)
 	if err != nil {
 		return err
 	}
-	regs := append(c.StringSlice("registry"), oci.RegistriesFromEnv()...)
-	_, h, err := base.Fetch(c.Context, l, bc, st, regs)
+	opt := base.FetchOptions{
+		Registries:    append(c.StringSlice("registry"), oci.RegistriesFromEnv()...),
+		BuildMissing:  c.Bool("build-missing"),
+		AllowUnpinned: c.Bool("allow-unpinned"),
+		Build:         b,
+		Log:           os.Stderr,
+	}
+	res, err := base.FetchOrBuild(c.Context, l, bc, b.Store, opt)
 	if err != nil {
 		return err
 	}
 	if dir := c.String("oci-layout"); dir != "" {
-		if err := st.Export(h, dir); err != nil {
+		if err := b.Store.Export(res.Digest, dir); err != nil {
 			return err
 		}
 	}
-	fmt.Println(h)
+	if f := c.String("status"); f != "" {
+		state := "pinned"
+		if !res.Pinned {
+			state = "unpinned"
+		}
+		if err := os.WriteFile(f, []byte(state+" "+res.Digest.String()+"\n"), 0o644); err != nil {
+			return fmt.Errorf("status: %w", err)
+		}
+	}
+	fmt.Println(res.Digest)
 	return nil
 }

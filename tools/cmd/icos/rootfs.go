@@ -22,6 +22,7 @@ func init() {
 			"parents first, sorted, numeric owners. See tools/rootfs/README.md for the spec format.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "image", Usage: "base image `DIGEST` (sha256:...) in the OCI store (or in --oci-layout)"},
+			&cli.BoolFlag{Name: "empty", Usage: "start from an empty tree instead of a base image (a tar of just the spec's files, e.g. a data partition)"},
 			&cli.StringFlag{Name: "oci-layout", Usage: "read the image from this OCI layout `DIR` instead of the store"},
 			&cli.StringFlag{Name: "store", EnvVars: []string{oci.EnvStore}, Usage: "OCI store `DIR` (default $XDG_CACHE_HOME/icos/oci or ~/.cache/icos/oci)"},
 			&cli.StringFlag{Name: "spec", Usage: "JSON spec `FILE` applied on top of the image (optional)"},
@@ -47,6 +48,10 @@ func rootfsAction(c *cli.Context) error {
 	var img v1.Image
 	var err error
 	switch {
+	case c.Bool("empty"):
+		if c.String("oci-layout") != "" || want != (v1.Hash{}) {
+			return fmt.Errorf("--empty excludes --image and --oci-layout")
+		}
 	case c.String("oci-layout") != "":
 		img, err = oci.OpenLayout(c.String("oci-layout"), want)
 	case want != (v1.Hash{}):
@@ -55,7 +60,7 @@ func rootfsAction(c *cli.Context) error {
 			img, err = st.Image(want)
 		}
 	default:
-		return fmt.Errorf("give --image DIGEST or --oci-layout DIR")
+		return fmt.Errorf("give --image DIGEST, --oci-layout DIR or --empty")
 	}
 	if err != nil {
 		return err
