@@ -4,7 +4,8 @@ This is the only macro users call. Given a pinned base image, component files
 and a partition table it declares, in the calling package:
 
   version-txt          version.txt from --//ic-os:version
-  rootfs-tree.tar      base image flattened + component files (icos rootfs)
+  base-tree.tar        the base image flattened (icos rootfs), rebuilt only when the base changes
+  rootfs-tree.tar      base-tree.tar + component files, users, units (icos rootfs)
   partition-root.img.zst, partition-boot.img.zst, partition-config.img.zst
                        ext4 filesystems (icos ext4), zstd-compressed
   partition-esp.img.zst, partition-grub.img.zst
@@ -144,9 +145,17 @@ def icos_os_image(
         {"path": "/boot/" + d, "mode": "0755", "uid": 0, "gid": 0}
         for d in ("config", "efi", "grub")
     ] + spec.get("dirs", [])
+    # The base image flattened once: it reruns only when the base changes.
+    icos_rootfs(
+        name = "base-tree",
+        base = base,
+        mtime = mtime,
+        tags = tags,
+        visibility = visibility,
+    )
     icos_rootfs(
         name = "rootfs-tree",
-        base = base,
+        base_tar = ":base-tree",
         files = files,
         units = units,
         extra_spec = json.encode(spec),

@@ -9,7 +9,8 @@
 #
 # Exit status 0 when every output is identical. Work files live in
 # $ICOS_REPRO_DIR (default ~/.cache/icos-repro; removed on success unless
-# ICOS_REPRO_KEEP=1).
+# ICOS_REPRO_KEEP=1). Each build is cold (a new output base, no caches), so
+# its time and Bazel profile are the cold-build figures.
 set -euo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 targets=("$@")
@@ -35,12 +36,14 @@ build() { # build NAME TZ UMASK LANG: prints the output files
 		umask "$um"
 		export TZ=$tz LANG=$lang LC_ALL=$lang
 		tools/bazel --output_base="$tree/.repro-output" build --disk_cache= \
-			--noremote_accept_cached --noremote_upload_local_results "${targets[@]}" >&2
+			--noremote_accept_cached --noremote_upload_local_results \
+			--profile="$tree/build.profile.gz" "${targets[@]}" >&2
 		tools/bazel --output_base="$tree/.repro-output" cquery --output=files "${targets[@]}" 2>/dev/null |
 			sed "s|^|$tree/|"
 		tools/bazel --output_base="$tree/.repro-output" shutdown >&2
 	) >"$work/$name.files"
-	echo "== build $name took $((SECONDS - t0)) s" >&2
+	echo "== build $name took $((SECONDS - t0)) s (Bazel profile: $tree/build.profile.gz; per-step split:" \
+		"tools/bench/profile-split.py $tree/build.profile.gz)" >&2
 }
 
 build a UTC 022 C.UTF-8

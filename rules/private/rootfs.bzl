@@ -35,8 +35,13 @@ def _icos_rootfs_impl(ctx):
 
     base = ctx.files.base
     args = ctx.actions.args()
+    if base and ctx.file.base_tar:
+        fail("give base or base_tar, not both")
     if base:
         args.add("--oci-layout", _layout_dir(base))
+    elif ctx.file.base_tar:
+        base = [ctx.file.base_tar]
+        args.add("--base-tar", ctx.file.base_tar)
     else:
         args.add("--empty")
     if ctx.attr.digest:
@@ -57,7 +62,7 @@ def _icos_rootfs_impl(ctx):
         # go-containerregistry refuses OCI layout blobs that are symlinks,
         # which is how local sandboxes present inputs. Remote execution
         # stages real files and is unaffected.
-        execution_requirements = {"no-sandbox": "1"},
+        execution_requirements = {"no-sandbox": "1"} if ctx.files.base else {},
     )
     return [DefaultInfo(files = depset([out]))]
 
@@ -69,6 +74,7 @@ The spec (see tools/rootfs/README.md) is generated from `files` and `units`
 plus the JSON in `extra_spec` (users, groups, dirs, symlinks, removals, ...).""",
     attrs = {
         "base": attr.label(doc = "The base image as an OCI image layout (all its files, or one directory); none: the tar holds only the spec's entries.", allow_files = True),
+        "base_tar": attr.label(doc = "Instead of base: a tar to start from, e.g. an earlier icos_rootfs of the base image alone, so a component change does not flatten the base again.", allow_single_file = [".tar"]),
         "digest": attr.string(doc = "Manifest digest to take from the layout (sha256:...)."),
         "files": attr.label_keyed_string_dict(
             doc = "Component files: label -> 'PATH[:MODE[:UID:GID]]' in the image (mode octal, default 0644).",

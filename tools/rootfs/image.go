@@ -2,6 +2,7 @@ package rootfs
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -32,7 +33,8 @@ func (t *Tree) ApplyImage(img v1.Image) error {
 
 // Options describes one rootfs build.
 type Options struct {
-	Image    v1.Image // base image; nil starts from an empty tree
+	Image    v1.Image // base image; nil starts from an empty tree (or BaseTar)
+	BaseTar  string   // a tar applied as the bottom layer instead of Image (e.g. an earlier flatten)
 	Spec     *Spec    // layer applied on top; nil for none
 	SpecBase string   // directory the spec's file sources are relative to
 	Output   string   // tar file written atomically
@@ -51,6 +53,17 @@ func Build(opt Options) (Stats, error) {
 	if opt.Image != nil {
 		if err := t.ApplyImage(opt.Image); err != nil {
 			return Stats{}, err
+		}
+	}
+	if opt.BaseTar != "" {
+		f, err := os.Open(opt.BaseTar)
+		if err != nil {
+			return Stats{}, fmt.Errorf("rootfs: base tar: %w", err)
+		}
+		err = t.ApplyLayer(f)
+		f.Close()
+		if err != nil {
+			return Stats{}, fmt.Errorf("rootfs: base tar %s: %w", opt.BaseTar, err)
 		}
 	}
 	if opt.Spec != nil {

@@ -3,14 +3,19 @@
 // the holes restored.
 //
 // Holes are found by reading the file and looking for all-zero blocks of
-// BlockSize bytes, never with SEEK_HOLE/SEEK_DATA: what the host filesystem
-// reports as allocated must not change the archive.
+// BlockSize bytes: what the host filesystem reports as allocated must not
+// change the archive. SEEK_DATA/SEEK_HOLE only let Scan skip what the
+// filesystem knows to be holes, which read as zeros and so give the same
+// segments (a 93 GiB LVM volume with 1.5 GiB of data scans in seconds).
 package sparse
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"syscall"
 )
 
 // BlockSize is the granularity of hole detection: a hole is a run of whole,
@@ -37,8 +42,21 @@ func Scan(r io.ReaderAt, size int64) ([]Segment, error) {
 	}
 	var segs []Segment
 	buf := make([]byte, scanChunk)
+	f, _ := r.(*os.File)
+	dataEnd := int64(-1) // with f: end of the region known to hold data
 	for off := int64(0); off < size; {
+		if f != nil && off >= dataEnd {
+			start, end, ok := nextData(f, off, size)
+			if !ok {
+				break // only holes (zeros) from off to size
+			}
+			off, dataEnd = start, end
+			continue
+		}
 		n := int(min(int64(len(buf)), size-off))
+		if f != nil {
+			n = int(min(int64(n), dataEnd-off))
+		}
 		if got, err := r.ReadAt(buf[:n], off); err != nil && !(err == io.EOF && got == n) {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
@@ -60,6 +78,31 @@ func Scan(r io.ReaderAt, size int64) ([]Segment, error) {
 		off += int64(n)
 	}
 	return segs, nil
+}
+
+// nextData returns the next region at or after off that the filesystem may
+// hold data in, widened to whole blocks: [start, end) with start a multiple
+// of BlockSize. ok is false when only holes remain before size. A file
+// system without SEEK_DATA support yields the whole rest of the file.
+func nextData(f *os.File, off, size int64) (start, end int64, ok bool) {
+	fd := int(f.Fd())
+	data, err := syscall.Seek(fd, off, 3) // SEEK_DATA
+	if errors.Is(err, syscall.ENXIO) {
+		return 0, 0, false
+	}
+	if err != nil {
+		return off, size, true
+	}
+	hole, err := syscall.Seek(fd, data, 4) // SEEK_HOLE
+	if err != nil {
+		hole = size
+	}
+	start = max(off, data-data%BlockSize)
+	end = min(size, (hole+BlockSize-1)/BlockSize*BlockSize)
+	if start >= size {
+		return 0, 0, false
+	}
+	return start, max(end, start+1), true
 }
 
 // DataSize returns the total length of segs.

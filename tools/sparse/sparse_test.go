@@ -320,3 +320,56 @@ func TestHugeSparseHeaders(t *testing.T) {
 		t.Fatal("map not as expected")
 	}
 }
+
+// TestScanFileHoles: scanning an *os.File (which skips the holes the file
+// system reports) gives the same segments as scanning the same bytes from
+// memory, with allocated zero blocks, unaligned data and holes at both ends.
+func TestScanFileHoles(t *testing.T) {
+	type write struct {
+		off  int64
+		data []byte
+	}
+	blk := func(b byte, n int) []byte { return bytes.Repeat([]byte{b}, n) }
+	tests := []struct {
+		name   string
+		size   int64
+		writes []write
+	}{
+		{"all hole", 64 << 20, nil},
+		{"data in the middle", 64 << 20, []write{{10 << 20, blk(1, 4096)}}},
+		{"allocated zeros between data", 32 << 20, []write{{0, blk(2, 100)}, {4096, blk(0, 1 << 20)}, {(1 << 20) + 8192, blk(3, 5)}}},
+		{"unaligned data, trailing data", 8<<20 + 123, []write{{4095, blk(4, 2)}, {8<<20 + 120, blk(5, 3)}}},
+		{"data across chunk boundary", 4 << 20, []write{{scanChunk - 10, blk(6, 20)}}},
+		{"short last block", 10000, []write{{9999, blk(7, 1)}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := os.Create(filepath.Join(t.TempDir(), "img"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if err := f.Truncate(tc.size); err != nil {
+				t.Fatal(err)
+			}
+			mem := make([]byte, tc.size)
+			for _, w := range tc.writes {
+				if _, err := f.WriteAt(w.data, w.off); err != nil {
+					t.Fatal(err)
+				}
+				copy(mem[w.off:], w.data)
+			}
+			got, err := Scan(f, tc.size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := Scan(bytes.NewReader(mem), tc.size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("file scan %v, memory scan %v", got, want)
+			}
+		})
+	}
+}

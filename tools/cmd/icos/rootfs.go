@@ -22,6 +22,7 @@ func init() {
 			"parents first, sorted, numeric owners. See tools/rootfs/README.md for the spec format.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "image", Usage: "base image `DIGEST` (sha256:...) in the OCI store (or in --oci-layout)"},
+			&cli.StringFlag{Name: "base-tar", Usage: "start from this tar `FILE` (e.g. the flatten of the base image by an earlier icos rootfs) instead of an image"},
 			&cli.BoolFlag{Name: "empty", Usage: "start from an empty tree instead of a base image (a tar of just the spec's files, e.g. a data partition)"},
 			&cli.StringFlag{Name: "oci-layout", Usage: "read the image from this OCI layout `DIR` instead of the store"},
 			&cli.StringFlag{Name: "store", EnvVars: []string{oci.EnvStore}, Usage: "OCI store `DIR` (default $XDG_CACHE_HOME/icos/oci or ~/.cache/icos/oci)"},
@@ -48,9 +49,12 @@ func rootfsAction(c *cli.Context) error {
 	var img v1.Image
 	var err error
 	switch {
-	case c.Bool("empty"):
+	case c.String("base-tar") != "" || c.Bool("empty"):
+		if c.String("base-tar") != "" && c.Bool("empty") {
+			return fmt.Errorf("--base-tar and --empty exclude each other")
+		}
 		if c.String("oci-layout") != "" || want != (v1.Hash{}) {
-			return fmt.Errorf("--empty excludes --image and --oci-layout")
+			return fmt.Errorf("--base-tar and --empty exclude --image and --oci-layout")
 		}
 	case c.String("oci-layout") != "":
 		img, err = oci.OpenLayout(c.String("oci-layout"), want)
@@ -65,7 +69,7 @@ func rootfsAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	opt := rootfs.Options{Image: img, Output: c.String("output"), TmpDir: c.String("tmpdir")}
+	opt := rootfs.Options{Image: img, BaseTar: c.String("base-tar"), Output: c.String("output"), TmpDir: c.String("tmpdir")}
 	opt.Exclude = c.StringSlice("exclude")
 	if m := c.Int64("mtime"); m >= 0 {
 		opt.MTime = &m
