@@ -337,7 +337,7 @@ func TestScanFileHoles(t *testing.T) {
 	}{
 		{"all hole", 64 << 20, nil},
 		{"data in the middle", 64 << 20, []write{{10 << 20, blk(1, 4096)}}},
-		{"allocated zeros between data", 32 << 20, []write{{0, blk(2, 100)}, {4096, blk(0, 1 << 20)}, {(1 << 20) + 8192, blk(3, 5)}}},
+		{"allocated zeros between data", 32 << 20, []write{{0, blk(2, 100)}, {4096, blk(0, 1<<20)}, {(1 << 20) + 8192, blk(3, 5)}}},
 		{"unaligned data, trailing data", 8<<20 + 123, []write{{4095, blk(4, 2)}, {8<<20 + 120, blk(5, 3)}}},
 		{"data across chunk boundary", 4 << 20, []write{{scanChunk - 10, blk(6, 20)}}},
 		{"short last block", 10000, []write{{9999, blk(7, 1)}}},
