@@ -10,8 +10,9 @@ and a partition table it declares, in the calling package:
                        ext4 filesystems (icos ext4), zstd-compressed
   partition-esp.img.zst, partition-grub.img.zst
                        vfat filesystems (icos vfat)
-  partition-hostlvm.img.zst
-                       (HostOS) the LVM physical volume holding config/A_*/B_*/guestos
+  partition-hostlvm.img.tar.zst
+                       (HostOS) the LVM physical volume holding config/A_*/B_*/guestos,
+                       as a sparse archive
   disk-img.tar.zst     (+ .sha256) the disk: GPT from partitions.csv, as a sparse tar
   disk.img             the raw disk (tagged manual: never cached, build it on demand)
   update-img.tar.zst   (+ .sha256) boot.img, root.img, VERSION.TXT (not for SetupOS)
@@ -236,7 +237,9 @@ def icos_os_image(
                 ":partition-boot": "A_boot",
                 ":partition-root": "A_root",
             },
-            out = "partition-hostlvm.img.zst",
+            # A sparse archive, not plain .zst: the 93 GiB volume is mostly
+            # holes, which cost nothing to pack and unpack this way.
+            out = "partition-hostlvm.img.tar.zst",
             tags = tags,
             visibility = visibility,
             **lvm

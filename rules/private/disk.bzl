@@ -4,7 +4,8 @@ load(":action.bzl", "ICOS_TOOLCHAIN", "run_icos")
 
 def _images(ctx, args, inputs):
     for target, name in sorted(ctx.attr.images.items(), key = lambda kv: kv[1]):
-        f = target.files.to_list()
+        # An image archive (.img.tar.zst) comes with its .sha256.
+        f = [x for x in target.files.to_list() if not x.basename.endswith(".sha256")]
         if len(f) != 1:
             fail("images: %s must be exactly one file" % target.label)
         args.add("--image", "%s=%s" % (name, f[0].path))

@@ -1,6 +1,7 @@
 package sparse
 
 import (
+	"archive/tar"
 	"bytes"
 	"errors"
 	"fmt"
@@ -17,8 +18,11 @@ const CopyBufferSize = 1 << 20
 // ErrTooLarge is wrapped by CopySparse when the input does not fit.
 var ErrTooLarge = errors.New("image larger than its destination")
 
-// Image is an opened image file (a partition or disk image): raw, or zstd-compressed when the file
-// name ends in ".zst" (decompressed while streaming).
+// Image is an opened image file (a partition or disk image): raw;
+// zstd-compressed when the file name ends in ".zst" (decompressed while
+// streaming); or, when it ends in ".img.tar.zst", a zstd-compressed tar
+// holding just that image (as our sparse archives do), whose holes cost
+// nothing to decompress.
 type Image struct {
 	io.Reader
 	Path string // file name
@@ -51,8 +55,50 @@ func OpenImage(path string) (*Image, error) {
 			return nil, fmt.Errorf("image: %s: %w", path, err)
 		}
 		img.Reader, img.dec, img.Size = dec, dec, -1
+		if strings.HasSuffix(path, ".img.tar.zst") {
+			tr := tar.NewReader(dec)
+			hdr, err := tr.Next()
+			if err == nil && hdr.Typeflag != tar.TypeReg {
+				err = fmt.Errorf("entry %q is not a regular file", hdr.Name)
+			}
+			if err != nil {
+				img.Close()
+				return nil, fmt.Errorf("image: %s: %w", path, err)
+			}
+			img.Reader, img.Size = &oneEntry{tr: tr, path: path}, hdr.Size
+		}
 	}
 	return img, nil
+}
+
+// ImageName is the name of the image in the file at path: its base name
+// without ".zst" or ".tar.zst" for an ".img.tar.zst" archive.
+func ImageName(path string) string {
+	base := path[strings.LastIndexByte(path, '/')+1:]
+	if strings.HasSuffix(base, ".img.tar.zst") {
+		return strings.TrimSuffix(base, ".tar.zst")
+	}
+	return strings.TrimSuffix(base, ".zst")
+}
+
+// oneEntry reads the single entry of an image archive; a second entry is
+// an error.
+type oneEntry struct {
+	tr   *tar.Reader
+	path string
+}
+
+func (o *oneEntry) Read(p []byte) (int, error) {
+	n, err := o.tr.Read(p)
+	if err == io.EOF {
+		if _, nerr := o.tr.Next(); nerr != io.EOF {
+			if nerr == nil {
+				nerr = errors.New("more than one entry")
+			}
+			return n, fmt.Errorf("image: %s: %w", o.path, nerr)
+		}
+	}
+	return n, err
 }
 
 // Close releases the image.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/icos-build/icos/tools/internal/testutil"
+	"github.com/klauspost/compress/zstd"
 )
 
 // fileSpec describes a test file: its size and where its data lies.
@@ -371,5 +372,59 @@ func TestScanFileHoles(t *testing.T) {
 				t.Errorf("file scan %v, memory scan %v", got, want)
 			}
 		})
+	}
+}
+
+// TestOpenImageArchive: an .img.tar.zst archive of one sparse image opens
+// as that image (size known up front, holes as zeros); an archive with two
+// entries fails while reading, naming the file.
+func TestOpenImageArchive(t *testing.T) {
+	_, paths, names := makeAll(t)
+	dir := t.TempDir()
+	write := func(name string, n int) string {
+		arch := writeArchive(t, paths[:n], names[:n], Options{})
+		var buf bytes.Buffer
+		enc, err := zstd.NewWriter(&buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc.Write(arch)
+		enc.Close()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	{
+		p := write("one.img.tar.zst", 1)
+		img, err := OpenImage(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(img)
+		img.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := os.ReadFile(paths[0])
+		if !bytes.Equal(got, want) || img.Size != int64(len(want)) {
+			t.Fatalf("read %d bytes (Size %d), want the %d bytes of %s", len(got), img.Size, len(want), names[0])
+		}
+	}
+	two := write("two.img.tar.zst", 2)
+	img, err := OpenImage(two)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer img.Close()
+	if _, err := io.ReadAll(img); err == nil || !strings.Contains(err.Error(), "more than one entry") || !strings.Contains(err.Error(), two) {
+		t.Fatalf("two entries: err = %v", err)
+	}
+	if got := ImageName("/x/partition-hostlvm.img.tar.zst"); got != "partition-hostlvm.img" {
+		t.Errorf("ImageName = %q", got)
+	}
+	if got := ImageName("boot.img.zst"); got != "boot.img" {
+		t.Errorf("ImageName = %q", got)
 	}
 }

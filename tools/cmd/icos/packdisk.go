@@ -26,7 +26,8 @@ func init() {
 			"compressed with zstd as it is produced; the output is the same for any number of CPUs. " +
 			"OUTPUT.sha256 holds the checksum in sha256sum format (check it with sha256sum -c). " +
 			"A FILE ending in .zst is decompressed first (into a sparse temporary file beside OUTPUT) " +
-			"and stored without the .zst suffix.",
+			"and stored without the .zst suffix; an .img.tar.zst archive of one image (what icos lvm and icos disk " +
+			"write) gives that image.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "archive `FILE` to write, e.g. disk-img.tar.zst; FILE.sha256 is written too"},
 			&cli.IntFlag{Name: "level", Value: zst.DefaultLevel, Usage: fmt.Sprintf("zstd `LEVEL` %d-%d (1-2 fastest, 3-5 default, 6-9 better, 10-22 best encoder)", zst.MinLevel, zst.MaxLevel)},
@@ -73,7 +74,7 @@ func packDiskInputs(output string, args []string) (files []string, cleanup func(
 			}
 			cleanup = func() { os.RemoveAll(tmp) }
 		}
-		raw := filepath.Join(tmp, strings.TrimSuffix(filepath.Base(a), ".zst"))
+		raw := filepath.Join(tmp, sparse.ImageName(a))
 		if err := decompressSparse(a, raw); err != nil {
 			return nil, cleanup, err
 		}
