@@ -15,6 +15,9 @@ set -euo pipefail
 src=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 targets=("$@")
 ((${#targets[@]})) || targets=(//ic-os/guestos:disk-img //ic-os/guestos:update-img)
+# cquery takes one expression: the union of the targets.
+query=$(printf '%s + ' "${targets[@]}")
+query=${query% + }
 work="${ICOS_REPRO_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/icos-repro}"
 rm -rf "$work"
 mkdir -p "$work"
@@ -38,10 +41,11 @@ build() { # build NAME TZ UMASK LANG: prints the output files
 		tools/bazel --output_base="$tree/.repro-output" build --disk_cache= \
 			--noremote_accept_cached --noremote_upload_local_results \
 			--profile="$tree/build.profile.gz" "${targets[@]}" >&2
-		tools/bazel --output_base="$tree/.repro-output" cquery --output=files "${targets[@]}" 2>/dev/null |
+		tools/bazel --output_base="$tree/.repro-output" cquery --output=files "$query" |
 			sed "s|^|$tree/|"
 		tools/bazel --output_base="$tree/.repro-output" shutdown >&2
 	) >"$work/$name.files"
+	[[ -s "$work/$name.files" ]] || { echo "repro-check: build $name listed no outputs" >&2; exit 1; }
 	echo "== build $name took $((SECONDS - t0)) s (Bazel profile: $tree/build.profile.gz; per-step split:" \
 		"tools/bench/profile-split.py $tree/build.profile.gz)" >&2
 }
