@@ -214,7 +214,7 @@ common --repository_cache=$H/cache/repos
 build --disk_cache=$H/cache/disk
 # Every test run builds all eight OS images: keep the disk cache bounded
 # (collected while the server idles).
-build --experimental_disk_cache_gc_max_size=40G
+build --experimental_disk_cache_gc_max_size=30G
 build --nosandbox_debug
 RC
 }
@@ -227,7 +227,7 @@ ensure() {
 	step modules "$RULES_GO_VERSION $GAZELLE_VERSION" modules
 	step standins "v1" standins
 	step registry "$RULES_GO_VERSION $GAZELLE_VERSION v1" registry
-	step bazelrc "$H v4" machine_bazelrc
+	step bazelrc "$H v5" machine_bazelrc
 	local v
 	v=$(chroot "$ROOT" dpkg-query -W -f='${Version}' bazel-bootstrap 2>/dev/null || true)
 	[[ "$v" == "$BAZEL_VERSION"* ]] || die "chroot Bazel is '$v', want $BAZEL_VERSION (remove $H/stamps/chroot to rebuild)"
