@@ -6,6 +6,8 @@ and a partition table it declares, in the calling package:
   version-txt          version.txt from --//ic-os:version
   base-tree.tar        the base image flattened (icos rootfs), rebuilt only when the base changes
   rootfs-tree.tar      base-tree.tar + component files, users, units (icos rootfs)
+  boot-tree.tar        /boot of rootfs-tree.tar + version.txt (injected late: a version
+                       change does not rebuild rootfs-tree or the root filesystem)
   partition-root.img.zst, partition-boot.img.zst, partition-config.img.zst
                        ext4 filesystems (icos ext4), zstd-compressed
   partition-esp.img.zst, partition-grub.img.zst
@@ -136,7 +138,6 @@ def icos_os_image(
     icos_version_txt(name = "version-txt", out = "version.txt", base_status = base_status, tags = tags, visibility = visibility)
 
     files = dict(components)
-    files[":version-txt"] = "/boot/version.txt"
 
     # Mount points under /boot exist in every image.
     spec = json.decode(extra_spec) if extra_spec else {}
@@ -165,9 +166,20 @@ def icos_os_image(
         visibility = visibility,
     )
 
+    # version.txt joins /boot late, in a tar of /boot alone, so a version
+    # change rebuilds only the boot filesystem, not the rootfs tree or root.
+    icos_rootfs(
+        name = "boot-tree",
+        base_tar = ":rootfs-tree",
+        files = {":version-txt": "/boot/version.txt"},
+        only = ["boot"],
+        mtime = mtime,
+        tags = tags,
+        visibility = visibility,
+    )
     icos_ext4(
         name = "partition-boot",
-        src = ":rootfs-tree",
+        src = ":boot-tree",
         subdir = "boot",
         strip = ["efi", "grub", "config"],
         image_size = boot_size,

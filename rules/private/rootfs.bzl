@@ -51,6 +51,7 @@ def _icos_rootfs_impl(ctx):
     args.add("--output", out)
     args.add("--mtime", str(ctx.attr.mtime))
     args.add_all(ctx.attr.exclude, before_each = "--exclude")
+    args.add_all(ctx.attr.only, before_each = "--only")
     run_icos(
         ctx,
         subcommand = ["rootfs"],
@@ -83,6 +84,7 @@ plus the JSON in `extra_spec` (users, groups, dirs, symlinks, removals, ...)."""
         "units": attr.string_list(doc = "systemd units to enable."),
         "extra_spec": attr.string(doc = "More of the spec, as JSON (dirs, symlinks, users, groups, remove, hostname, ...)."),
         "exclude": attr.string_list(doc = "Globs left out of the tar (e.g. 'run/*').", default = ["run/*"]),
+        "only": attr.string_list(doc = "Keep just these directories (and their parents), e.g. ['boot']."),
         "mtime": attr.int(doc = "mtime of every entry (SOURCE_DATE_EPOCH).", default = 0),
         "out": attr.string(doc = "Output file name (default: NAME.tar)."),
     },

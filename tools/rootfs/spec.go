@@ -233,7 +233,7 @@ func (t *Tree) remove(pattern string) error {
 	if strings.Trim(pat, "/") == "" {
 		return fmt.Errorf("refusing to remove the root directory")
 	}
-	entries, err := t.walk(nil)
+	entries, err := t.walk(nil, nil)
 	if err != nil {
 		return err
 	}

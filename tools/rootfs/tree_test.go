@@ -222,3 +222,33 @@ func TestExclude(t *testing.T) {
 		t.Fatal("bad pattern accepted")
 	}
 }
+
+// TestOnly keeps the named directories, their contents and their parents;
+// a hard link whose first name is left out becomes the regular file.
+func TestOnly(t *testing.T) {
+	tr, err := New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	if err := tr.ApplyLayer(bytes.NewReader(layerTar(t, file("a/data", "d"), hard("boot/h", "a/data"), file("boot/k", "k"), file("bootx", "x"), file("usr/lib/m/x", "m"), file("usr/y", "y")))); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		only []string
+		want string
+	}{
+		{[]string{"boot"}, "boot/ d\nboot/h f d\nboot/k f k"},
+		{[]string{"/usr/lib/m/"}, "usr/ d\nusr/lib/ d\nusr/lib/m/ d\nusr/lib/m/x f m"},
+		{nil, "a/ d\na/data f d\nboot/ d\nboot/h h a/data\nboot/k f k\nbootx f x\nusr/ d\nusr/lib/ d\nusr/lib/m/ d\nusr/lib/m/x f m\nusr/y f y"},
+	}
+	for _, tc := range tests {
+		var out bytes.Buffer
+		if _, err := tr.Write(&out, WriteOptions{Only: tc.only}); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(listing(t, out.Bytes()), "\n"); got != tc.want {
+			t.Errorf("only %q: got\n%s\nwant\n%s", tc.only, got, tc.want)
+		}
+	}
+}

@@ -18,6 +18,10 @@ type WriteOptions struct {
 	// leading "/"); an entry matching one is left out with everything
 	// below it. For example "run/*" keeps /run itself but not its contents.
 	Exclude []string
+	// Only, when not empty, keeps just these directories (relative names)
+	// with everything below them, and their parents: e.g. "boot" for a tar
+	// of /boot alone.
+	Only []string
 }
 
 // Stats describes a written tree.
@@ -35,7 +39,7 @@ type emitted struct {
 
 // walk lists the tree's entries in tarpath.Less order (parents first,
 // siblings in byte order), leaving out excluded subtrees.
-func (t *Tree) walk(exclude []string) ([]emitted, error) {
+func (t *Tree) walk(exclude, only []string) ([]emitted, error) {
 	for _, pat := range exclude {
 		if _, err := path.Match(strings.TrimPrefix(pat, "/"), ""); err != nil {
 			return nil, fmt.Errorf("rootfs: exclude pattern %q: %w", pat, err)
@@ -49,7 +53,7 @@ func (t *Tree) walk(exclude []string) ([]emitted, error) {
 			if prefix != "" {
 				p = prefix + "/" + name
 			}
-			if excluded(p, exclude) {
+			if excluded(p, exclude) || !kept(p, only) {
 				continue
 			}
 			c := n.children[name]
@@ -61,6 +65,21 @@ func (t *Tree) walk(exclude []string) ([]emitted, error) {
 	}
 	rec("", t.root)
 	return out, nil
+}
+
+// kept reports whether p is inside, or a parent of, one of the only
+// directories (always true when only is empty).
+func kept(p string, only []string) bool {
+	if len(only) == 0 {
+		return true
+	}
+	for _, d := range only {
+		d = strings.Trim(d, "/")
+		if p == d || strings.HasPrefix(p, d+"/") || strings.HasPrefix(d, p+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 func excluded(p string, patterns []string) bool {
@@ -78,7 +97,7 @@ func excluded(p string, patterns []string) bool {
 // is written as the regular file and the others as links to it.
 func (t *Tree) Write(w io.Writer, opt WriteOptions) (Stats, error) {
 	var st Stats
-	entries, err := t.walk(opt.Exclude)
+	entries, err := t.walk(opt.Exclude, opt.Only)
 	if err != nil {
 		return st, err
 	}

@@ -30,6 +30,7 @@ func init() {
 			&cli.StringFlag{Name: "spec-base", Usage: "`DIR` the spec's file sources are relative to (default: the spec file's directory)"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "rootfs tar `FILE` to write"},
 			&cli.Int64Flag{Name: "mtime", Value: -1, Usage: "set every entry's mtime to `SECONDS` since the epoch (default: keep the layers' times; spec entries get 0)"},
+			&cli.StringSliceFlag{Name: "only", Usage: "keep just this `DIR` with what is below it, and its parents (repeatable, e.g. boot)"},
 			&cli.StringSliceFlag{Name: "exclude", Usage: "leave out entries matching `GLOB` and what is below them (repeatable, e.g. 'run/*')"},
 			&cli.StringFlag{Name: "tmpdir", Usage: "spool `DIR` for file contents (default $TMPDIR)"},
 		},
@@ -71,6 +72,7 @@ func rootfsAction(c *cli.Context) error {
 	}
 	opt := rootfs.Options{Image: img, BaseTar: c.String("base-tar"), Output: c.String("output"), TmpDir: c.String("tmpdir")}
 	opt.Exclude = c.StringSlice("exclude")
+	opt.Only = c.StringSlice("only")
 	if m := c.Int64("mtime"); m >= 0 {
 		opt.MTime = &m
 	}
