@@ -240,14 +240,17 @@ def icos_os_image(
         ":partition-esp": "esp",
         ":partition-grub": "grub",
     }
+    # Where boot and root go: the A slot of an A/B layout (in HostOS, of its
+    # volume group), or plain boot/root partitions (SetupOS).
+    boot_name, root_name = ("A_boot", "A_root") if update_img or volumes else ("boot", "root")
     if volumes:
         icos_lvm(
             name = "partition-hostlvm",
             volumes = volumes,
             images = {
                 ":partition-config": "config",
-                ":partition-boot": "A_boot",
-                ":partition-root": "A_root",
+                ":partition-boot": boot_name,
+                ":partition-root": root_name,
             },
             # A sparse archive, not plain .zst: the 93 GiB volume is mostly
             # holes, which cost nothing to pack and unpack this way.
@@ -259,8 +262,8 @@ def icos_os_image(
         images[":partition-hostlvm"] = "hostlvm"
     else:
         images[":partition-config"] = "config"
-        images[":partition-boot"] = "A_boot" if update_img else "boot"
-        images[":partition-root"] = "A_root" if update_img else "root"
+        images[":partition-boot"] = boot_name
+        images[":partition-root"] = root_name
     for part, label in extra_partitions.items():
         images[label] = part
     if data_files:
@@ -310,11 +313,11 @@ def icos_os_image(
         hostname = spec.get("hostname", os),
         vfat = ["esp", "grub"] + (["config"] if config_fat else []),
         ext4 = ([] if volumes or config_fat else ["config"]) +
-               ([] if volumes else [images[":partition-boot"], images[":partition-root"]]) +
+               ([] if volumes else [boot_name, root_name]) +
                (["data"] if data_files else []),
-        lvm = "hostlvm=config,A_boot,A_root" if volumes else "",
-        boot = "A_boot" if update_img or volumes else "boot",
-        root = "A_root" if update_img or volumes else "root",
+        lvm = "hostlvm=config,%s,%s" % (boot_name, root_name) if volumes else "",
+        boot = boot_name,
+        root = root_name,
         data = {label.format(mode = mode): path.lstrip("/") for label, path in data_files.items()},
         update_img = update_img,
         image_test = image_test,

@@ -1,16 +1,13 @@
 """What boundary-guestos is made of: the arguments of icos_build shared by its variants."""
 
+load("//ic-os/components:boot.bzl", "BOOT_COMPONENTS", "GRUB_FILES")
+
 BOUNDARY_GUESTOS = dict(
     os = "boundary-guestos",
     partitions = "//ic-os/boundary-guestos:partitions.csv",
     disk_size = "50G",
     config_size = "200M",
-    components = {
-        "//ic-os/components:boot/extra_boot_args": "/boot/extra_boot_args",
-    },
-    grub_files = {
-        "//ic-os/components:boot/grub.cfg": "grub.cfg",
-        "//ic-os/components:boot/grubenv": "grubenv",
-    },
+    components = BOOT_COMPONENTS,
+    grub_files = GRUB_FILES,
     extra_spec = json.encode({"hostname": "boundary-guestos"}),
 )

@@ -1,5 +1,7 @@
 """What hostos is made of: the arguments of icos_build shared by its variants."""
 
+load("//ic-os/components:boot.bzl", "BOOT_COMPONENTS", "GRUB_FILES")
+
 HOSTOS = dict(
     os = "hostos",
     partitions = "//ic-os/hostos:partitions.csv",
@@ -13,12 +15,7 @@ HOSTOS = dict(
         "pv_uuid": "1qR3sT-5uV7-9wX2-4yZ6-8aB1-3cD5-eF7gH9",
         "creation_host": "hostos",
     },
-    components = {
-        "//ic-os/components:boot/extra_boot_args": "/boot/extra_boot_args",
-    },
-    grub_files = {
-        "//ic-os/components:boot/grub.cfg": "grub.cfg",
-        "//ic-os/components:boot/grubenv": "grubenv",
-    },
+    components = BOOT_COMPONENTS,
+    grub_files = GRUB_FILES,
     extra_spec = json.encode({"hostname": "hostos"}),
 )

@@ -1,5 +1,7 @@
 """What setupos is made of: the arguments of icos_build shared by its variants."""
 
+load("//ic-os/components:boot.bzl", "BOOT_COMPONENTS", "GRUB_FILES")
+
 SETUPOS = dict(
     os = "setupos",
     partitions = "//ic-os/setupos:partitions.csv",
@@ -15,12 +17,7 @@ SETUPOS = dict(
         "//ic-os/hostos/envs/{mode}:disk-img-archive": "/host-os.img.tar.zst",
     },
     data_size = "2560M",
-    components = {
-        "//ic-os/components:boot/extra_boot_args": "/boot/extra_boot_args",
-    },
-    grub_files = {
-        "//ic-os/components:boot/grub.cfg": "grub.cfg",
-        "//ic-os/components:boot/grubenv": "grubenv",
-    },
+    components = BOOT_COMPONENTS,
+    grub_files = GRUB_FILES,
     extra_spec = json.encode({"hostname": "setupos"}),
 )

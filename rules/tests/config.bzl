@@ -1,5 +1,7 @@
 """The icos_build configuration of the rules test image, built twice."""
 
+load("//ic-os/components:boot.bzl", "BOOT_COMPONENTS", "GRUB_FILES")
+
 TEST_OS = {
     "os": "guestos",
     # A synthetic base has no kernel or systemd: image_test.sh in this
@@ -10,13 +12,8 @@ TEST_OS = {
     "root_size": "128M",
     "boot_size": "64M",
     "config_size": "20M",
-    "components": {
-        "//ic-os/components:boot/extra_boot_args": "/boot/extra_boot_args",
-    },
-    "grub_files": {
-        "//ic-os/components:boot/grub.cfg": "grub.cfg",
-        "//ic-os/components:boot/grubenv": "grubenv",
-    },
+    "components": BOOT_COMPONENTS,
+    "grub_files": GRUB_FILES,
     "extra_spec": json.encode({
         "hostname": "test-os",
         "symlinks": [{"path": "/usr/bin/hi", "target": "hello"}],
