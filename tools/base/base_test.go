@@ -66,6 +66,7 @@ func validLock() *Lock {
 			{Name: "libc6", Version: "2.36-9+deb12u4", Architecture: "amd64", SHA256: strings.Repeat("1", 64)},
 			{Name: "zstd", Version: "1.5.4+dfsg2-5", Architecture: "amd64", SHA256: strings.Repeat("2", 64)},
 		},
+		Builder: validBuilderLock().Ref(),
 	}
 }
 
@@ -100,6 +101,11 @@ func TestLockRoundTripAndErrors(t *testing.T) {
 		}, "requested package nginx"},
 		{"no epoch", func(s string) string { return strings.Replace(s, "1700000000", "0", 1) }, "source_date_epoch"},
 		{"bad variant", func(s string) string { return strings.Replace(s, `"prod"`, `"staging"`, 1) }, `variant "staging"`},
+		{"format 1 (no builder)", func(s string) string {
+			return strings.Replace(strings.Replace(s, `"format": 2`, `"format": 1`, 1), `"builder": {`, `"builderx": {`, 1)
+		}, "malformed"},
+		{"no builder", func(s string) string { return s[:strings.Index(s, `,
+  "builder"`)] + "\n}\n" }, "builder is missing"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 
 // LockFormat is the version of the lock file format written by this
 // package.
-const LockFormat = 1
+const LockFormat = 2
 
 // Lock pins a base image: the packages requested, every package apt
 // resolved with its exact version and .deb checksum, the Debian suite and
@@ -34,6 +34,10 @@ type Lock struct {
 	Requested []string `json:"requested"`
 	// Packages lists every installed package (sorted by name).
 	Packages []Package `json:"packages"`
+	// Builder is the builder the image was built with (its ID and the
+	// versions of mmdebstrap, apt and dpkg); a build with another builder
+	// is refused.
+	Builder *BuilderRef `json:"builder"`
 }
 
 // ImageRef names an image by repository and digest.
@@ -82,6 +86,8 @@ func (l *Lock) Validate() error {
 		return fmt.Errorf("requested is empty")
 	case len(l.Packages) == 0:
 		return fmt.Errorf("packages is empty")
+	case l.Builder == nil || l.Builder.ID == "":
+		return fmt.Errorf("builder is missing (locks of format 1 predate the pinned builder: re-lock with icos base bump)")
 	}
 	if l.Image.Digest != "" {
 		if _, err := oci.ParseDigest(l.Image.Digest); err != nil {

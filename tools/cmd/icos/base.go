@@ -47,6 +47,26 @@ func init() {
 				Action: baseVerify,
 			},
 			{
+				Name:  "builder",
+				Usage: "the pinned builder every base image is built in (" + base.BuilderLockPath + ")",
+				Subcommands: []*cli.Command{
+					{
+						Name:      "ensure",
+						Usage:     "make the builder root from the builder lock (if not cached) and check its packages; print its path",
+						ArgsUsage: " ",
+						Flags:     builderFlags(),
+						Action:    builderEnsure,
+					},
+					{
+						Name:      "bump",
+						Usage:     "resolve the builder's package list (packages beside the lock) to the newest versions and rewrite the builder lock; re-lock every base image after it",
+						ArgsUsage: " ",
+						Flags:     builderFlags(),
+						Action:    builderBump,
+					},
+				},
+			},
+			{
 				Name:  "fetch",
 				Usage: "make the lock's image available: local store first, then registries (digest verified), then (--build-missing) a build from the lock",
 				Flags: append(append(contextFlags(), buildFlags()...),
@@ -71,11 +91,23 @@ func contextFlags() []cli.Flag {
 	}
 }
 
+func builderFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "builder-lock", Usage: "builder lock `FILE` (default: " + base.BuilderLockPath + " in the context directory's workspace)"},
+		&cli.StringFlag{Name: "builder-cache", EnvVars: []string{base.EnvBuilderCache}, Usage: "`DIR` keeping builder roots (default $XDG_CACHE_HOME/icos/builder or ~/.cache/icos/builder)"},
+		&cli.StringFlag{Name: "tmpdir", Usage: "scratch `DIR` for the build (default $TMPDIR)"},
+		&cli.BoolFlag{Name: "quiet", Usage: "print errors only"},
+		&cli.StringFlag{Name: "apt-root", Value: "/", EnvVars: []string{"ICOS_APT_ROOT"}, Usage: "`DIR` whose etc/apt gives the Debian mirror (the Bazel chroot points it at a copy of the host's)"},
+	}
+}
+
 func buildFlags() []cli.Flag {
 	return []cli.Flag{
+		&cli.StringFlag{Name: "builder-lock", Usage: "builder lock `FILE` (default: " + base.BuilderLockPath + " in the context directory's workspace)"},
+		&cli.StringFlag{Name: "builder-cache", EnvVars: []string{base.EnvBuilderCache}, Usage: "`DIR` keeping builder roots (default $XDG_CACHE_HOME/icos/builder or ~/.cache/icos/builder)"},
 		&cli.StringFlag{Name: "store", EnvVars: []string{oci.EnvStore}, Usage: "OCI store `DIR` (default $XDG_CACHE_HOME/icos/oci or ~/.cache/icos/oci)"},
 		&cli.StringFlag{Name: "tmpdir", Usage: "scratch `DIR` for the build (default $TMPDIR)"},
-		&cli.BoolFlag{Name: "quiet", Usage: "do not show mmdebstrap's output"},
+		&cli.BoolFlag{Name: "quiet", Usage: "print errors only (no build progress)"},
 		&cli.StringFlag{Name: "apt-root", Value: "/", EnvVars: []string{"ICOS_APT_ROOT"}, Usage: "`DIR` whose etc/apt gives the Debian mirror (the Bazel chroot points it at a copy of the host's)"},
 	}
 }
@@ -117,6 +149,75 @@ func buildOptions(c *cli.Context) (base.BuildOptions, error) {
 	return b, nil
 }
 
+// builderLockPath returns --builder-lock, else the builder lock of the
+// workspace holding dir.
+func builderLockPath(c *cli.Context, dir string) (string, error) {
+	if p := c.String("builder-lock"); p != "" {
+		return p, nil
+	}
+	return base.FindBuilderLock(dir)
+}
+
+// ensureBuilder reads the builder lock (found from dir) and makes or
+// checks its root.
+func ensureBuilder(c *cli.Context, dir string) (*base.Builder, error) {
+	p, err := builderLockPath(c, dir)
+	if err != nil {
+		return nil, err
+	}
+	bl, err := base.ReadBuilderLock(p)
+	if err != nil {
+		return nil, err
+	}
+	cache := c.String("builder-cache")
+	if cache == "" {
+		if cache, err = base.DefaultBuilderCache(); err != nil {
+			return nil, err
+		}
+	}
+	opt := base.BuilderOptions{Cache: cache, TmpDir: c.String("tmpdir"), AptRoot: c.String("apt-root")}
+	if !c.Bool("quiet") {
+		opt.Log = os.Stderr
+	}
+	return base.EnsureBuilder(bl, opt)
+}
+
+func builderEnsure(c *cli.Context) error {
+	b, err := ensureBuilder(c, ".")
+	if err != nil {
+		return err
+	}
+	fmt.Println(b.Root)
+	return nil
+}
+
+func builderBump(c *cli.Context) error {
+	p, err := builderLockPath(c, ".")
+	if err != nil {
+		return err
+	}
+	req, err := base.Lists(filepath.Join(filepath.Dir(p), "packages"))
+	if err != nil {
+		return err
+	}
+	opt := base.BuilderOptions{TmpDir: c.String("tmpdir"), AptRoot: c.String("apt-root")}
+	if !c.Bool("quiet") {
+		opt.Log = os.Stderr
+	}
+	bl, err := base.BumpBuilder(req, opt)
+	if err != nil {
+		return err
+	}
+	if err := base.WriteBuilderLock(p, bl); err != nil {
+		return err
+	}
+	r := bl.Ref()
+	fmt.Println(r.ID)
+	fmt.Fprintf(os.Stderr, "icos: wrote %s (%d packages: mmdebstrap %s, apt %s, dpkg %s); re-lock every base image with icos base bump\n",
+		p, len(bl.Packages), r.Tools["mmdebstrap"], r.Tools["apt"], r.Tools["dpkg"])
+	return nil
+}
+
 func readContextLock(c *cli.Context) (base.Context, *base.Lock, error) {
 	if c.IsSet("lock") {
 		l, err := base.ReadLock(c.String("lock"))
@@ -142,12 +243,15 @@ func readContextLock(c *cli.Context) (base.Context, *base.Lock, error) {
 }
 
 func baseBuild(c *cli.Context) error {
-	_, l, err := readContextLock(c)
+	bc, l, err := readContextLock(c)
 	if err != nil {
 		return err
 	}
 	b, err := buildOptions(c)
 	if err != nil {
+		return err
+	}
+	if b.Builder, err = ensureBuilder(c, bc.Dir); err != nil {
 		return err
 	}
 	res, err := base.BuildLocked(l, b)
@@ -162,12 +266,15 @@ func baseBuild(c *cli.Context) error {
 }
 
 func baseVerify(c *cli.Context) error {
-	_, l, err := readContextLock(c)
+	bc, l, err := readContextLock(c)
 	if err != nil {
 		return err
 	}
 	b, err := buildOptions(c)
 	if err != nil {
+		return err
+	}
+	if b.Builder, err = ensureBuilder(c, bc.Dir); err != nil {
 		return err
 	}
 	res, err := base.Verify(l, b)
@@ -199,6 +306,9 @@ func baseBump(c *cli.Context) error {
 	}
 	b, err := buildOptions(c)
 	if err != nil {
+		return err
+	}
+	if b.Builder, err = ensureBuilder(c, bc.Dir); err != nil {
 		return err
 	}
 	opt := base.BumpOptions{Context: bc, Epoch: c.Int64("epoch"), Build: b, Repo: c.String("repository")}
@@ -243,6 +353,7 @@ func baseFetch(c *cli.Context) error {
 		AllowUnpinned: c.Bool("allow-unpinned"),
 		Build:         b,
 		Log:           os.Stderr,
+		Builder:       func() (*base.Builder, error) { return ensureBuilder(c, bc.Dir) },
 	}
 	res, err := base.FetchOrBuild(c.Context, l, bc, b.Store, opt)
 	if err != nil {
