@@ -104,8 +104,10 @@ func TestLockRoundTripAndErrors(t *testing.T) {
 		{"format 1 (no builder)", func(s string) string {
 			return strings.Replace(strings.Replace(s, `"format": 2`, `"format": 1`, 1), `"builder": {`, `"builderx": {`, 1)
 		}, "malformed"},
-		{"no builder", func(s string) string { return s[:strings.Index(s, `,
-  "builder"`)] + "\n}\n" }, "builder is missing"},
+		{"no builder", func(s string) string {
+			return s[:strings.Index(s, `,
+  "builder"`)] + "\n}\n"
+		}, "builder is missing"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
