@@ -4,13 +4,14 @@ Each `base_images.image(name, lock)` tag makes a repository `@NAME` whose
 `//:image` target is the base image as an OCI image layout, fetched by the
 digest pinned in the lock: from the local OCI store (`$ICOS_OCI_STORE`, default
 ~/.cache/icos/oci), else from the registries in `$ICOS_REGISTRIES`, the digest
-verified either way; else it is built from the lock with mmdebstrap (exactly
-the locked package versions, 15-45 minutes) and its digest checked against
-the pin. A build that does not reproduce the pin fails, saying what differs
+verified either way; else it is built from the lock with mmdebstrap inside the
+pinned builder (`//toolchains/base-builder:builder.lock.json`: exactly the
+locked package versions; 2-3 minutes per image on 2 cores, plus half a minute
+the first time to make the builder) and its digest checked against the pin. A build that does not reproduce the pin fails, saying what differs
 and what to do, unless `ICOS_ALLOW_UNPINNED_BASE=1` is set: then the local
 image is used and `//:status` marks the build unpinned, which version.txt
-shows. The repository is refetched when the lock or one of these variables
-changes. It builds `icos` from this workspace's source with the host Go
+shows. The repository is refetched when the lock, the builder lock or one of these
+variables changes. It builds `icos` from this workspace's source with the host Go
 toolchain, the same Go that rules_go uses (`go_sdk.host()`).
 """
 
@@ -39,6 +40,8 @@ def _go(rctx):
 
 def _icos_base_image_impl(rctx):
     lock_path = rctx.path(rctx.attr.lock)
+    builder_lock = rctx.path(rctx.attr.builder_lock)
+    rctx.watch(builder_lock)
     lock = json.decode(rctx.read(lock_path))
     digest = lock["image"]["digest"]
     ws = rctx.path(Label("//:go.mod")).dirname
@@ -53,7 +56,7 @@ def _icos_base_image_impl(rctx):
     if res.return_code != 0:
         fail("building icos for the base image fetch failed:\n" + res.stderr)
 
-    rctx.report_progress("Fetching base image %s (%s %s); if it is nowhere, building it from the lock (15-45 min)" % (digest, lock["os"], lock["variant"]))
+    rctx.report_progress("Fetching base image %s (%s %s); if it is nowhere, building it from the lock in the pinned builder (%d packages, 2-3 min; progress below)" % (digest, lock["os"], lock["variant"], len(lock["packages"])))
     rctx.file("tmp/.keep", "")
     res = rctx.execute(
         [
@@ -65,6 +68,8 @@ def _icos_base_image_impl(rctx):
             "--oci-layout",
             "layout",
             "--build-missing",
+            "--builder-lock",
+            str(builder_lock),
             "--tmpdir",
             str(rctx.path("tmp")),
             "--status",
@@ -113,8 +118,13 @@ icos_base_image = repository_rule(
     doc = "An OCI image layout holding the base image pinned by a lock file.",
     attrs = {
         "lock": attr.label(doc = "The lock file (base.lock.json).", allow_single_file = True, mandatory = True),
+        "builder_lock": attr.label(
+            doc = "The builder lock: the environment a missing image is built in.",
+            allow_single_file = True,
+            default = Label("//toolchains/base-builder:builder.lock.json"),
+        ),
     },
-    environ = ["ICOS_OCI_STORE", "ICOS_REGISTRIES", "ICOS_ALLOW_UNPINNED_BASE", "ICOS_APT_ROOT"],
+    environ = ["ICOS_OCI_STORE", "ICOS_REGISTRIES", "ICOS_ALLOW_UNPINNED_BASE", "ICOS_APT_ROOT", "ICOS_BUILDER_CACHE"],
 )
 
 _image = tag_class(

@@ -43,7 +43,8 @@ func TestFetchOrBuild(t *testing.T) {
 		{name: "missing, no build", wantErr: []string{"not found", "icos base build"}},
 		{name: "missing, built to the pin", buildMissing: true, builds: pinned, want: FetchResult{Digest: pinnedHash, Built: true, Pinned: true}, wantBuilds: 1},
 		{name: "missing, build differs", buildMissing: true, builds: other, wantBuilds: 1,
-			wantErr: []string{otherHash.String(), pinnedHash.String(), EnvAllowUnpinned, "icos base verify"}},
+			wantErr: []string{otherHash.String(), pinnedHash.String(), EnvAllowUnpinned, "icos base verify",
+				"the 2 installed packages equal the lock", validBuilderLock().ID(), "mmdebstrap 1.3.5-7"}},
 		{name: "missing, build differs, allowed", buildMissing: true, allow: true, builds: other, wantBuilds: 1,
 			want: FetchResult{Digest: otherHash, Built: true}},
 	}
@@ -61,17 +62,26 @@ func TestFetchOrBuild(t *testing.T) {
 			l := validLock()
 			l.Image.Digest = pinnedHash.String()
 			c := Context{Dir: "ic-os/guestos/context", OS: "guestos", Variant: "prod"}
-			builds := 0
+			builds, builders := 0, 0
 			var log bytes.Buffer
+			builder := &Builder{Lock: validBuilderLock()}
 			opt := FetchOptions{BuildMissing: tc.buildMissing, AllowUnpinned: tc.allow, Log: &log,
+				Builder: func() (*Builder, error) { builders++; return builder, nil },
 				build: func(_ *Lock, b BuildOptions) (*Result, error) {
 					builds++
+					if b.Builder != builder {
+						t.Error("build without the builder")
+					}
 					h, err := b.Store.Put(tc.builds, "")
-					return &Result{Digest: h}, err
+					return &Result{Digest: h, Packages: l.Packages}, err
 				}}
 			got, err := FetchOrBuild(context.Background(), l, c, store, opt)
 			if builds != tc.wantBuilds {
 				t.Errorf("%d builds, want %d", builds, tc.wantBuilds)
+			}
+			// The builder is made only when a build is needed.
+			if builders != tc.wantBuilds {
+				t.Errorf("builder made %d times, want %d", builders, tc.wantBuilds)
 			}
 			if len(tc.wantErr) > 0 {
 				if err == nil {

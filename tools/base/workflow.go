@@ -191,7 +191,7 @@ func Verify(l *Lock, b BuildOptions) (*Result, error) {
 	msg := fmt.Sprintf("base: rebuild of %s (%s) gives %s, the lock has %s", l.OS, l.Variant, res.Digest, want)
 	oldImg, err := b.Store.Image(want)
 	if err != nil {
-		return res, fmt.Errorf("%s; the locked image is not in the store, so files cannot be compared (fetch it with icos base fetch)", msg)
+		return res, fmt.Errorf("%s.\nWhat is known: %s; so files differ. The locked image is not in the store, so they cannot be\nlisted (fetch it with icos base fetch, then verify again)", msg, knownInputs(l, res, b.Builder))
 	}
 	newImg, err := b.Store.Image(res.Digest)
 	if err != nil {
@@ -401,20 +401,25 @@ func FetchOrBuild(ctx context.Context, l *Lock, c Context, store *oci.Store, opt
 		logf(opt.Log, "WARNING: the build gives %s, the lock pins %s; going on with the local image because %s is set (version.txt says so)", res.Digest, h, EnvAllowUnpinned)
 		return FetchResult{Digest: res.Digest, Built: true}, nil
 	}
-	builder := "builder " + l.Builder.ID
-	if opt.Build.Builder != nil {
-		r := opt.Build.Builder.Lock.Ref()
-		builder = fmt.Sprintf("builder %s (mmdebstrap %s, apt %s, dpkg %s), the one the lock names", r.ID, r.Tools["mmdebstrap"], r.Tools["apt"], r.Tools["dpkg"])
-	}
 	return FetchResult{}, fmt.Errorf("base: %s (%s): rebuilding from %s gives %s, but the lock pins %s.\n"+
-		"What is known: the %d installed packages equal the lock (name, version, .deb sha256: checked), the epoch is %d,\n"+
-		"the %s; so files differ. The pinned image is in no store or registry searched, so they cannot be listed\n"+
-		"here; the rebuilt image stays in the store.\n"+
+		"What is known: %s; so files differ. The pinned image is in no store or registry searched, so they\n"+
+		"cannot be listed here; the rebuilt image stays in the store.\n"+
 		"Either get the pinned image (a registry in $%s, or a copy of an OCI store in $%s) and run\n"+
 		"`icos base verify --lock %s` to list the differing files, or set %s=1 to build with the local image\n"+
 		"(version.txt then carries +unpinned-base)",
-		l.OS, l.Variant, c.LockPath(), res.Digest, h, len(res.Packages), l.SourceDateEpoch, builder,
+		l.OS, l.Variant, c.LockPath(), res.Digest, h, knownInputs(l, res, opt.Build.Builder),
 		oci.EnvRegistries, oci.EnvStore, c.LockPath(), EnvAllowUnpinned)
+}
+
+// knownInputs describes what a build that missed its pin had in common
+// with the lock: the package set, the epoch and the builder.
+func knownInputs(l *Lock, res *Result, b *Builder) string {
+	builder := "builder " + l.Builder.ID
+	if b != nil {
+		r := b.Lock.Ref()
+		builder = fmt.Sprintf("builder %s (mmdebstrap %s, apt %s, dpkg %s), the one the lock names", r.ID, r.Tools["mmdebstrap"], r.Tools["apt"], r.Tools["dpkg"])
+	}
+	return fmt.Sprintf("the %d installed packages equal the lock (name, version, .deb sha256: checked), the epoch is %d,\nthe %s", len(res.Packages), l.SourceDateEpoch, builder)
 }
 
 // readLockFields decodes a lock file of any format without validating it.
