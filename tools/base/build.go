@@ -77,6 +77,9 @@ find "$root" -xdev -name __pycache__ -type d -empty -delete
 rm -f "$root"/etc/ssh/ssh_host_*
 : > "$root/etc/machine-id"
 rm -f "$root/var/lib/dbus/machine-id" "$root/var/lib/systemd/random-seed" "$root/var/lib/systemd/credential.secret"
+# NVMe-oF host identities: nvme-cli's postinst derives them from the build
+# machine's DMI UUID or makes them at random; each node needs its own
+rm -f "$root/etc/nvme/hostid" "$root/etc/nvme/hostnqn"
 # caches with timestamps or build-host data
 rm -f "$root/var/cache/ldconfig/aux-cache"
 rm -rf "$root"/var/cache/man/*
