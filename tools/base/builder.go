@@ -1,7 +1,6 @@
 package base
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -14,8 +13,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/icos-build/icos/tools/outfile"
 )
 
 // BuilderLockFormat is the version of the builder lock format.
@@ -116,42 +113,18 @@ func (b *BuilderLock) has(name string) bool {
 
 // ReadBuilderLock reads and validates a builder lock.
 func ReadBuilderLock(name string) (*BuilderLock, error) {
-	raw, err := os.ReadFile(name)
-	if err != nil {
-		return nil, fmt.Errorf("base: builder lock: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
 	var b BuilderLock
-	if err := dec.Decode(&b); err != nil {
-		return nil, fmt.Errorf("base: builder lock %s: malformed: %w", name, err)
-	}
-	if err := b.Validate(); err != nil {
-		return nil, fmt.Errorf("base: builder lock %s: %w", name, err)
+	if err := readJSON(name, "builder lock", &b); err != nil {
+		return nil, err
 	}
 	return &b, nil
 }
 
-// WriteBuilderLock writes the builder lock atomically.
+// WriteBuilderLock writes the builder lock atomically, packages sorted.
 func WriteBuilderLock(name string, b *BuilderLock) error {
 	sort.Slice(b.Packages, func(i, j int) bool { return b.Packages[i].Name < b.Packages[j].Name })
 	sort.Strings(b.Requested)
-	if err := b.Validate(); err != nil {
-		return fmt.Errorf("base: builder lock %s: %w", name, err)
-	}
-	raw, err := json.MarshalIndent(b, "", "  ")
-	if err != nil {
-		return fmt.Errorf("base: builder lock %s: %w", name, err)
-	}
-	f, err := outfile.Create(name, 0o644)
-	if err != nil {
-		return fmt.Errorf("base: builder lock: %w", err)
-	}
-	defer f.Abort()
-	if _, err := f.Write(append(raw, '\n')); err != nil {
-		return fmt.Errorf("base: builder lock %s: %w", name, err)
-	}
-	return f.Commit()
+	return writeJSON(name, "builder lock", b)
 }
 
 // FindBuilderLock returns BuilderLockPath in dir or its nearest ancestor

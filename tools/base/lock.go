@@ -118,18 +118,9 @@ func (l *Lock) Validate() error {
 
 // ReadLock reads and validates a lock file.
 func ReadLock(name string) (*Lock, error) {
-	b, err := os.ReadFile(name)
-	if err != nil {
-		return nil, fmt.Errorf("base: lock: %w", err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
 	var l Lock
-	if err := dec.Decode(&l); err != nil {
-		return nil, fmt.Errorf("base: lock %s: malformed: %w", name, err)
-	}
-	if err := l.Validate(); err != nil {
-		return nil, fmt.Errorf("base: lock %s: %w", name, err)
+	if err := readJSON(name, "lock", &l); err != nil {
+		return nil, err
 	}
 	return &l, nil
 }
@@ -138,20 +129,47 @@ func ReadLock(name string) (*Lock, error) {
 func WriteLock(name string, l *Lock) error {
 	sort.Slice(l.Packages, func(i, j int) bool { return l.Packages[i].Name < l.Packages[j].Name })
 	sort.Strings(l.Requested)
-	if err := l.Validate(); err != nil {
-		return fmt.Errorf("base: lock %s: %w", name, err)
-	}
-	b, err := json.MarshalIndent(l, "", "  ")
+	return writeJSON(name, "lock", l)
+}
+
+// validated is a lock file's content.
+type validated interface{ Validate() error }
+
+// readJSON decodes the file name into v, rejecting unknown fields, and
+// validates it; errors name what the file is and its path.
+func readJSON(name, what string, v validated) error {
+	b, err := os.ReadFile(name)
 	if err != nil {
-		return fmt.Errorf("base: lock %s: %w", name, err)
+		return fmt.Errorf("base: %s: %w", what, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("base: %s %s: malformed: %w", what, name, err)
+	}
+	if err := v.Validate(); err != nil {
+		return fmt.Errorf("base: %s %s: %w", what, name, err)
+	}
+	return nil
+}
+
+// writeJSON validates v and writes it atomically as indented JSON; an
+// invalid v leaves nothing behind.
+func writeJSON(name, what string, v validated) error {
+	if err := v.Validate(); err != nil {
+		return fmt.Errorf("base: %s %s: %w", what, name, err)
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("base: %s %s: %w", what, name, err)
 	}
 	f, err := outfile.Create(name, 0o644)
 	if err != nil {
-		return fmt.Errorf("base: lock: %w", err)
+		return fmt.Errorf("base: %s: %w", what, err)
 	}
 	defer f.Abort()
 	if _, err := f.Write(append(b, '\n')); err != nil {
-		return fmt.Errorf("base: lock %s: %w", name, err)
+		return fmt.Errorf("base: %s %s: %w", what, name, err)
 	}
 	return f.Commit()
 }
