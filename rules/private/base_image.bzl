@@ -6,7 +6,7 @@ digest pinned in the lock: from the local OCI store (`$ICOS_OCI_STORE`, default
 ~/.cache/icos/oci), else from the registries in `$ICOS_REGISTRIES`, the digest
 verified either way; else it is built from the lock with mmdebstrap inside the
 pinned builder (`//toolchains/base-builder:builder.lock.json`: exactly the
-locked package versions; 2-3 minutes per image on 2 cores, plus half a minute
+locked package versions; 2-5 minutes per image on 2 cores, plus half a minute
 the first time to make the builder) and its digest checked against the pin. A build that does not reproduce the pin fails, saying what differs
 and what to do, unless `ICOS_ALLOW_UNPINNED_BASE=1` is set: then the local
 image is used and `//:status` marks the build unpinned, which version.txt
@@ -56,7 +56,7 @@ def _icos_base_image_impl(rctx):
     if res.return_code != 0:
         fail("building icos for the base image fetch failed:\n" + res.stderr)
 
-    rctx.report_progress("Fetching base image %s (%s %s); if it is nowhere, building it from the lock in the pinned builder (%d packages, 2-3 min; progress below)" % (digest, lock["os"], lock["variant"], len(lock["packages"])))
+    rctx.report_progress("Fetching base image %s (%s %s); if it is nowhere, building it from the lock in the pinned builder (%d packages, 2-5 min on 2 cores; progress below)" % (digest, lock["os"], lock["variant"], len(lock["packages"])))
     rctx.file("tmp/.keep", "")
     res = rctx.execute(
         [

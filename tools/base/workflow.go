@@ -376,7 +376,7 @@ func FetchOrBuild(ctx context.Context, l *Lock, c Context, store *oci.Store, opt
 		return FetchResult{}, err
 	}
 	logf(opt.Log, "base image %s of %s (%s) is in no store or registry searched (%s);", h, l.OS, l.Variant, strings.Join(nf.Searched, "; "))
-	logf(opt.Log, "building it from %s in the pinned builder: %d locked packages (measured on 2 cores: 2-4 minutes, one more the first time for the builder)", c.LockPath(), len(l.Packages))
+	logf(opt.Log, "building it from %s in the pinned builder: %d locked packages (measured on 2 cores: 2-5 minutes, plus ~30 s the first time to make the builder)", c.LockPath(), len(l.Packages))
 	build := opt.build
 	if build == nil {
 		build = BuildLocked
