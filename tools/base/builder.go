@@ -221,8 +221,8 @@ func EnsureBuilder(bl *BuilderLock, opt BuilderOptions) (*Builder, error) {
 	if err := os.MkdirAll(opt.Cache, 0o755); err != nil {
 		return nil, fmt.Errorf("base: builder cache: %w", err)
 	}
-	id := strings.TrimPrefix(bl.ID(), "sha256:")
-	root := filepath.Join(opt.Cache, id[:32])
+	ref := bl.Ref()
+	root := filepath.Join(opt.Cache, strings.TrimPrefix(ref.ID, "sha256:")[:32])
 	b := &Builder{Lock: bl, Root: root}
 	unlock, err := lockFile(filepath.Join(opt.Cache, ".lock"))
 	if err != nil {
@@ -236,7 +236,7 @@ func EnsureBuilder(bl *BuilderLock, opt BuilderOptions) (*Builder, error) {
 		return b, nil
 	}
 	logf(opt.Log, "making the base-image builder %s (%d locked packages: mmdebstrap %s, apt %s, dpkg %s) with the host's mmdebstrap",
-		bl.ID()[:19], len(bl.Packages), bl.Ref().Tools["mmdebstrap"], bl.Ref().Tools["apt"], bl.Ref().Tools["dpkg"])
+		ref.ID[:19], len(bl.Packages), ref.Tools["mmdebstrap"], ref.Tools["apt"], ref.Tools["dpkg"])
 	t0 := time.Now()
 	// Made beside its final place: a rename, never a copy.
 	tmp, err := os.MkdirTemp(opt.Cache, ".builder-")
@@ -265,7 +265,7 @@ func EnsureBuilder(bl *BuilderLock, opt BuilderOptions) (*Builder, error) {
 	if err := os.WriteFile(rc, nil, 0o644); err != nil {
 		return nil, fmt.Errorf("base: builder: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, ".icos-builder"), []byte(bl.ID()+"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, ".icos-builder"), []byte(ref.ID+"\n"), 0o644); err != nil {
 		return nil, fmt.Errorf("base: builder: %w", err)
 	}
 	os.RemoveAll(root)

@@ -150,10 +150,7 @@ func Bump(opt BumpOptions) (*Lock, error) {
 	}
 	b := opt.Build
 	b.Lock, b.Resolve = l, true
-	if b.Builder == nil {
-		return nil, fmt.Errorf("base: no builder (see EnsureBuilder)")
-	}
-	res, err := Build(b)
+	res, err := Build(b) // refuses a nil b.Builder
 	if err != nil {
 		return nil, err
 	}
