@@ -295,7 +295,8 @@ func (r *debootstrapRun) run(b *Builder) ([]Package, error) {
 	if err := cmd.Run(); err != nil {
 		hint := ""
 		if !r.resolve && strings.Contains(tail.String(), "was not found") {
-			hint = "\n(a locked version is gone from the mirror; the Debian snapshot archive is not reachable from here, so run `icos base bump` to lock the current versions)"
+			hint = "\n(a locked version is gone from the archive, which lists only the newest version of each package; no snapshot archive is reachable from here: " +
+				"`icos base check` lists what expired, tools/base-relock.sh re-locks to the current versions)"
 		}
 		return nil, fmt.Errorf("base: mmdebstrap: %w\n%s%s", err, tail.String(), hint)
 	}

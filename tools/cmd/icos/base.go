@@ -47,6 +47,18 @@ func init() {
 				Action: baseVerify,
 			},
 			{
+				Name: "check",
+				Usage: "check that the Debian archive still serves every locked package at its locked version and .deb checksum " +
+					"(default: the builder lock and every base lock of the workspace); exit status 3 when a lock has expired",
+				ArgsUsage: "[LOCK...]",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "expired", Usage: "write the paths of the expired locks to `FILE`, one per line"},
+					&cli.StringFlag{Name: "tmpdir", Usage: "scratch `DIR` for the downloaded indexes (default $TMPDIR)"},
+					&cli.StringFlag{Name: "apt-root", Value: "/", EnvVars: []string{"ICOS_APT_ROOT"}, Usage: "`DIR` whose etc/apt gives the Debian mirror"},
+				},
+				Action: baseCheck,
+			},
+			{
 				Name:  "builder",
 				Usage: "the pinned builder every base image is built in (" + base.BuilderLockPath + ")",
 				Subcommands: []*cli.Command{
@@ -374,5 +386,84 @@ func baseFetch(c *cli.Context) error {
 		}
 	}
 	fmt.Println(res.Digest)
+	return nil
+}
+
+// checkedLock is one lock file as baseCheck sees it.
+type checkedLock struct {
+	path     string
+	debian   base.Debian
+	packages []base.Package
+}
+
+// baseCheck reports, per lock, whether the archive still serves every
+// locked package; it exits 3 when one does not.
+func baseCheck(c *cli.Context) error {
+	paths := c.Args().Slice()
+	if len(paths) == 0 {
+		bl, err := base.FindBuilderLock(".")
+		if err != nil {
+			return err
+		}
+		root := strings.TrimSuffix(bl, base.BuilderLockPath)
+		locks, _ := filepath.Glob(filepath.Join(root, "ic-os/*/context/base*.lock.json"))
+		paths = append([]string{bl}, locks...)
+		for i, p := range paths {
+			if rel, err := filepath.Rel(root, p); err == nil {
+				paths[i] = rel
+			}
+		}
+	}
+	var locks []checkedLock
+	for _, p := range paths {
+		if filepath.Base(p) == filepath.Base(base.BuilderLockPath) {
+			bl, err := base.ReadBuilderLock(p)
+			if err != nil {
+				return err
+			}
+			locks = append(locks, checkedLock{p, bl.Debian, bl.Packages})
+			continue
+		}
+		l, err := base.ReadLock(p)
+		if err != nil {
+			return err
+		}
+		locks = append(locks, checkedLock{p, l.Debian, l.Packages})
+	}
+	indexes := map[string]*base.ArchiveIndex{} // one download per package source
+	var expired []string
+	for _, l := range locks {
+		key := strings.Join([]string{l.debian.Suite, strings.Join(l.debian.Components, ","), l.debian.Architecture}, " ")
+		idx := indexes[key]
+		if idx == nil {
+			var err error
+			if idx, err = base.FetchArchiveIndex(c.String("apt-root"), l.debian, c.String("tmpdir")); err != nil {
+				return err
+			}
+			indexes[key] = idx
+		}
+		gone := idx.Expired(l.packages)
+		if len(gone) == 0 {
+			fmt.Printf("%s: served (%d packages)\n", l.path, len(l.packages))
+			continue
+		}
+		expired = append(expired, l.path)
+		fmt.Printf("%s: expired, %d of %d packages no longer served:\n", l.path, len(gone), len(l.packages))
+		for _, g := range gone {
+			fmt.Printf("  %s\n", g)
+		}
+	}
+	if f := c.String("expired"); f != "" {
+		var b strings.Builder
+		for _, p := range expired {
+			b.WriteString(p + "\n")
+		}
+		if err := os.WriteFile(f, []byte(b.String()), 0o644); err != nil {
+			return err
+		}
+	}
+	if len(expired) > 0 {
+		return cli.Exit(fmt.Sprintf("icos: base check: %d of %d locks expired: re-lock them with icos base bump (icos base builder bump first for the builder lock)", len(expired), len(locks)), 3)
+	}
 	return nil
 }
