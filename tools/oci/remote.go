@@ -51,8 +51,9 @@ func (e *NotFoundError) Unwrap() error { return ErrNotFound }
 // Fetch returns the image with manifest digest h: from the store if it
 // holds it, otherwise from the first repository ("host/path", no tag) in
 // repos that has it. A pulled image is verified blob by blob (manifest,
-// config and layers must hash to their digests) and stored before it is
-// returned. hint is the command that builds the image, quoted in the error
+// config and layers must have the digests and sizes their descriptors
+// give) and stored before it is returned; a store blob of the image that
+// does not verify is replaced by the pulled one. hint is the command that builds the image, quoted in the error
 // when the digest is found nowhere.
 func (s *Store) Fetch(ctx context.Context, h v1.Hash, repos []string, hint string) (v1.Image, error) {
 	if img, err := s.Image(h); err == nil {
@@ -72,8 +73,16 @@ func (s *Store) Fetch(ctx context.Context, h v1.Hash, repos []string, hint strin
 			nf.Searched = append(nf.Searched, fmt.Sprintf("%s (%v)", ref.Context().Name(), err))
 			continue
 		}
-		if _, err := s.Put(img, ""); err != nil {
-			return nil, fmt.Errorf("oci: fetch %s from %s: %w", h, ref.Context().Name(), err)
+		where := "registry " + ref.Context().Name()
+		d, err := s.put(img, where)
+		if err != nil {
+			return nil, err
+		}
+		if d.Digest != h {
+			return nil, fmt.Errorf("oci: %s: manifest %s: content has digest %s (corrupt or tampered blob)", where, h, d.Digest)
+		}
+		if err := s.AddManifest(d, ""); err != nil {
+			return nil, err
 		}
 		return s.Image(h)
 	}

@@ -25,7 +25,6 @@ import (
 	"syscall"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/icos-build/icos/tools/outfile"
 )
@@ -66,9 +65,10 @@ type Store struct {
 const ociLayoutFile = `{"imageLayoutVersion":"1.0.0"}`
 
 // Open returns the store in dir, creating an empty image layout there if
-// the directory holds none yet.
+// the directory holds none yet. Directories it creates get mode 0755 and
+// files 0644 (blobs 0444), whatever the umask.
 func Open(dir string) (*Store, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "blobs", "sha256"), 0o755); err != nil {
+	if err := mkdirAll(filepath.Join(dir, "blobs", "sha256")); err != nil {
 		return nil, fmt.Errorf("oci: store %s: %w", dir, err)
 	}
 	s := &Store{Dir: dir}
@@ -83,6 +83,29 @@ func Open(dir string) (*Store, error) {
 		}
 	}
 	return s, nil
+}
+
+// mkdirAll is os.MkdirAll with mode 0755, not masked by the umask, for the
+// directories it creates (existing ones are left as they are).
+func mkdirAll(dir string) error {
+	if st, err := os.Stat(dir); err == nil {
+		if !st.IsDir() {
+			return fmt.Errorf("%s: not a directory", dir)
+		}
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := mkdirAll(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil
+		}
+		return err
+	}
+	return os.Chmod(dir, 0o755)
 }
 
 // OpenDefault opens the store in DefaultDir.
@@ -119,37 +142,68 @@ func (s *Store) HasBlob(h v1.Hash) bool {
 
 // WriteBlob copies r into the store as the blob with digest h and size
 // size (-1: unknown). The content is hashed while it is written and only
-// renamed into place when digest and size match; an existing blob is kept.
+// renamed into place when digest and size match. An existing blob is kept
+// when it hashes to h (read once to check) and replaced otherwise.
 func (s *Store) WriteBlob(h v1.Hash, size int64, r io.Reader) error {
-	if h.Algorithm != "sha256" || len(h.Hex) != 64 {
-		return fmt.Errorf("oci: blob %s: only sha256 digests are supported", h)
+	if err := s.writeBlob(h, size, r); err != nil {
+		return fmt.Errorf("oci: blob %s: %w", h, err)
 	}
-	if s.HasBlob(h) {
+	return nil
+}
+
+// writeBlob is WriteBlob with errors that do not name the blob.
+func (s *Store) writeBlob(h v1.Hash, size int64, r io.Reader) error {
+	if err := checkDescriptor(v1.Descriptor{Digest: h}); err != nil {
+		return err
+	}
+	if s.HasBlob(h) && s.blobIntact(h, size) {
 		return nil
 	}
 	f, err := outfile.Create(s.BlobPath(h), 0o444)
 	if err != nil {
-		return fmt.Errorf("oci: blob %s: %w", h, err)
+		return err
 	}
 	defer f.Abort()
 	d := sha256.New()
 	n, err := io.Copy(io.MultiWriter(f, d), r)
 	if err != nil {
-		return fmt.Errorf("oci: blob %s: %w", h, err)
+		return err
 	}
 	if got := hex.EncodeToString(d.Sum(nil)); got != h.Hex {
-		return fmt.Errorf("oci: blob %s: content has digest sha256:%s (corrupt or tampered blob)", h, got)
+		return fmt.Errorf("content has digest sha256:%s (corrupt or tampered blob)", got)
 	}
 	if size >= 0 && n != size {
-		return fmt.Errorf("oci: blob %s: %d bytes, descriptor says %d", h, n, size)
+		return fmt.Errorf("%d bytes, its descriptor says %d (corrupt or tampered blob)", n, size)
 	}
 	return f.Commit()
 }
 
+// blobIntact reports whether the stored blob h has digest h (and size
+// size, unless -1).
+func (s *Store) blobIntact(h v1.Hash, size int64) bool {
+	f, err := os.Open(s.BlobPath(h))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	d := sha256.New()
+	n, err := io.Copy(d, f)
+	return err == nil && (size < 0 || n == size) && hex.EncodeToString(d.Sum(nil)) == h.Hex
+}
+
 // lock takes an exclusive lock on the store's index.
 func (s *Store) lock() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.Dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	p := filepath.Join(s.Dir, ".lock")
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o644)
+	if err == nil {
+		err = f.Chmod(0o644)
+	} else if errors.Is(err, os.ErrExist) {
+		f, err = os.OpenFile(p, os.O_RDWR, 0)
+	}
 	if err != nil {
+		if f != nil {
+			f.Close()
+		}
 		return nil, fmt.Errorf("oci: store %s: %w", s.Dir, err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
@@ -220,7 +274,9 @@ func (s *Store) Has(h v1.Hash) (bool, error) {
 }
 
 // Image returns the stored image with manifest digest h; the error wraps
-// ErrNotFound when the store does not hold it.
+// ErrNotFound when the store does not hold it. Manifest and config are
+// read and checked against their digests and sizes here, each layer while
+// it is read (see OpenLayout).
 func (s *Store) Image(h v1.Hash) (v1.Image, error) {
 	ok, err := s.Has(h)
 	if err != nil {
@@ -229,72 +285,96 @@ func (s *Store) Image(h v1.Hash) (v1.Image, error) {
 	if !ok {
 		return nil, fmt.Errorf("oci: image %s in store %s: %w", h, s.Dir, ErrNotFound)
 	}
-	img, err := layout.Path(s.Dir).Image(h)
+	src := s.blobs()
+	descs, err := src.images()
 	if err != nil {
-		return nil, fmt.Errorf("oci: image %s in store %s: %w", h, s.Dir, err)
+		return nil, err
 	}
-	return img, nil
+	for _, d := range descs {
+		if d.Digest == h {
+			return src.image(d)
+		}
+	}
+	return nil, fmt.Errorf("oci: image %s in store %s: listed, but not as an image manifest", h, s.Dir)
+}
+
+func (s *Store) blobs() blobDir {
+	return blobDir{dir: s.Dir, where: "store " + s.Dir}
 }
 
 // Put stores img (all layers, config and manifest, each verified against
-// its digest) and lists it in index.json, annotated with name when name is
-// not empty. It returns the manifest digest.
+// the digest and size its manifest gives) and lists it in index.json,
+// annotated with name when name is not empty. It returns the manifest
+// digest.
 func (s *Store) Put(img v1.Image, name string) (v1.Hash, error) {
-	h, err := img.Digest()
+	d, err := s.put(img, "put")
 	if err != nil {
-		return v1.Hash{}, fmt.Errorf("oci: put: %w", err)
+		return d.Digest, err
 	}
-	layers, err := img.Layers()
-	if err != nil {
-		return h, fmt.Errorf("oci: put %s: %w", h, err)
-	}
-	for i, l := range layers {
-		lh, err := l.Digest()
-		if err != nil {
-			return h, fmt.Errorf("oci: put %s: layer %d: %w", h, i, err)
+	return d.Digest, s.AddManifest(d, name)
+}
+
+// put writes the blobs of img to the store and returns the manifest's
+// descriptor; errors say where img comes from ("put", "registry
+// host/repo").
+func (s *Store) put(img v1.Image, where string) (v1.Descriptor, error) {
+	fail := func(kind string, h v1.Hash, err error) error {
+		var be *blobError
+		if errors.As(err, &be) { // names the blob and its source already
+			return err
 		}
-		if s.HasBlob(lh) {
-			continue
-		}
-		size, err := l.Size()
-		if err != nil {
-			return h, fmt.Errorf("oci: put %s: layer %s: %w", h, lh, err)
-		}
-		rc, err := l.Compressed()
-		if err != nil {
-			return h, fmt.Errorf("oci: put %s: layer %s: %w", h, lh, err)
-		}
-		err = s.WriteBlob(lh, size, rc)
-		if cerr := rc.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("oci: blob %s: %w", lh, cerr)
-		}
-		if err != nil {
-			return h, fmt.Errorf("oci: put %s: %w", h, err)
-		}
-	}
-	cfgName, err := img.ConfigName()
-	if err != nil {
-		return h, fmt.Errorf("oci: put %s: config: %w", h, err)
-	}
-	cfg, err := img.RawConfigFile()
-	if err != nil {
-		return h, fmt.Errorf("oci: put %s: config: %w", h, err)
-	}
-	if err := s.WriteBlob(cfgName, int64(len(cfg)), bytes.NewReader(cfg)); err != nil {
-		return h, fmt.Errorf("oci: put %s: %w", h, err)
+		return fmt.Errorf("oci: %s: %s %s: %w", where, kind, h, err)
 	}
 	raw, err := img.RawManifest()
 	if err != nil {
-		return h, fmt.Errorf("oci: put %s: manifest: %w", h, err)
+		return v1.Descriptor{}, fmt.Errorf("oci: %s: manifest: %w", where, err)
 	}
-	if err := s.WriteBlob(h, int64(len(raw)), bytes.NewReader(raw)); err != nil {
-		return h, fmt.Errorf("oci: put %s: %w", h, err)
-	}
-	mt, err := img.MediaType()
+	h, _, _ := v1.SHA256(bytes.NewReader(raw))
+	desc := v1.Descriptor{Digest: h, Size: int64(len(raw))}
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
 	if err != nil {
-		return h, fmt.Errorf("oci: put %s: %w", h, err)
+		return desc, fail("manifest", h, err)
 	}
-	return h, s.AddManifest(v1.Descriptor{MediaType: mt, Size: int64(len(raw)), Digest: h}, name)
+	layers, err := img.Layers()
+	if err != nil {
+		return desc, fail("manifest", h, err)
+	}
+	if len(layers) != len(m.Layers) {
+		return desc, fail("manifest", h, fmt.Errorf("%d layers, the manifest lists %d", len(layers), len(m.Layers)))
+	}
+	for i, l := range layers {
+		d := m.Layers[i]
+		if s.HasBlob(d.Digest) && s.blobIntact(d.Digest, d.Size) {
+			continue
+		}
+		rc, err := l.Compressed()
+		if err != nil {
+			return desc, fail("layer", d.Digest, err)
+		}
+		err = s.writeBlob(d.Digest, d.Size, rc)
+		if cerr := rc.Close(); err == nil && cerr != nil {
+			err = cerr
+		}
+		if err != nil {
+			return desc, fail("layer", d.Digest, err)
+		}
+	}
+	cfg, err := img.RawConfigFile()
+	if err != nil {
+		return desc, fail("config", m.Config.Digest, err)
+	}
+	if err := s.writeBlob(m.Config.Digest, m.Config.Size, bytes.NewReader(cfg)); err != nil {
+		return desc, fail("config", m.Config.Digest, err)
+	}
+	if err := s.writeBlob(h, int64(len(raw)), bytes.NewReader(raw)); err != nil {
+		return desc, fail("manifest", h, err)
+	}
+	if desc.MediaType = m.MediaType; desc.MediaType == "" {
+		if desc.MediaType, err = img.MediaType(); err != nil {
+			return desc, fail("manifest", h, err)
+		}
+	}
+	return desc, nil
 }
 
 // AddManifest lists the manifest desc (whose blob, config and layers must
@@ -334,33 +414,31 @@ func ParseDigest(s string) (v1.Hash, error) {
 }
 
 // OpenLayout returns the image of the OCI layout directory dir: the one
-// with digest want, or, when want is the zero Hash, the only image listed.
+// with digest want, or, when want is the zero Hash, the only image listed
+// (image indexes listed in index.json are followed). The directory must
+// hold an oci-layout file. Every blob is checked against the digest and
+// size of its descriptor: image indexes, manifest and config before they
+// are parsed, layers while they are read (the read that reaches the end
+// of a layer, or Close, fails if it does not match).
 func OpenLayout(dir string, want v1.Hash) (v1.Image, error) {
-	p, err := layout.FromPath(dir)
+	src := blobDir{dir: dir, where: "OCI layout " + dir}
+	if err := src.readLayoutFile(); err != nil {
+		return nil, err
+	}
+	descs, err := src.images()
 	if err != nil {
-		return nil, fmt.Errorf("oci: layout %s: %w", dir, err)
+		return nil, err
 	}
 	if want == (v1.Hash{}) {
-		ii, err := p.ImageIndex()
-		if err != nil {
-			return nil, fmt.Errorf("oci: layout %s: %w", dir, err)
+		if len(descs) != 1 {
+			return nil, fmt.Errorf("oci: layout %s holds %d images: name one by digest", dir, len(descs))
 		}
-		im, err := ii.IndexManifest()
-		if err != nil {
-			return nil, fmt.Errorf("oci: layout %s: %w", dir, err)
-		}
-		seen := map[v1.Hash]bool{}
-		for _, d := range im.Manifests {
-			seen[d.Digest] = true
-			want = d.Digest
-		}
-		if len(seen) != 1 {
-			return nil, fmt.Errorf("oci: layout %s holds %d images: name one by digest", dir, len(seen))
+		return src.image(descs[0])
+	}
+	for _, d := range descs {
+		if d.Digest == want {
+			return src.image(d)
 		}
 	}
-	img, err := p.Image(want)
-	if err != nil {
-		return nil, fmt.Errorf("oci: layout %s: image %s: %w", dir, want, err)
-	}
-	return img, nil
+	return nil, fmt.Errorf("oci: layout %s: image %s: %w", dir, want, ErrNotFound)
 }
