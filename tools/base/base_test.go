@@ -307,6 +307,25 @@ func TestStoreImageDeterministic(t *testing.T) {
 	if !strings.Contains(entries["usr/bin/ping"], "security.capability") {
 		t.Errorf("xattr lost: %q", entries["usr/bin/ping"])
 	}
+
+	// Bytes appended to the stored layer (past the end of the gzip stream,
+	// which the tar reader never reaches) make the comparison fail.
+	layers, _ := img.Layers()
+	lh, _ := layers[0].Digest()
+	blob := store.BlobPath(lh)
+	os.Chmod(blob, 0o644)
+	f, err := os.OpenFile(blob, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("appended")
+	f.Close()
+	if img, err = store.Image(h); err == nil {
+		_, err = imageEntries(img)
+	}
+	if err == nil || !strings.Contains(err.Error(), lh.String()) {
+		t.Fatalf("tampered layer: err = %v, want one naming %s", err, lh)
+	}
 }
 
 func TestFetchNotFound(t *testing.T) {

@@ -255,7 +255,9 @@ func imageEntries(img v1.Image) (map[string]string, error) {
 			}
 			out[h.Name] = s
 		}
-		rc.Close()
+		if err := rc.Close(); err != nil { // the layer's digest is checked here
+			return nil, err
+		}
 	}
 	return out, nil
 }

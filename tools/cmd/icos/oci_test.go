@@ -3,6 +3,7 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,5 +67,64 @@ func TestOCIFromTar(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "c")); !os.IsNotExist(err) {
 		t.Fatal("output left behind after a failure")
+	}
+}
+
+// TestRootfsRejectsTamperedLayer: a layer blob rewritten under its old
+// digest (a valid gzip tar, "hello" turned into "jello") makes icos rootfs
+// fail, naming the blob, and leaves no output, whether the image is read
+// from an OCI layout or from the store.
+func TestRootfsRejectsTamperedLayer(t *testing.T) {
+	tarOf := func(content string) []byte {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "hello.txt", Mode: 0o644, Size: int64(len(content))})
+		tw.Write([]byte(content))
+		tw.Close()
+		return buf.Bytes()
+	}
+	for _, via := range []string{"--oci-layout", "--store"} {
+		t.Run(via, func(t *testing.T) {
+			dir := t.TempDir()
+			in := filepath.Join(dir, "hello.tar")
+			if err := os.WriteFile(in, tarOf("hello"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			app := newApp()
+			app.Writer = &out
+			lay := filepath.Join(dir, "layout")
+			if err := app.Run([]string{"icos", "oci", "from-tar", "-i", in, "-o", lay}); err != nil {
+				t.Fatal(err)
+			}
+			digest := strings.TrimSpace(out.String())
+			p, _ := layout.FromPath(lay)
+			idx, _ := p.ImageIndex()
+			m, _ := idx.IndexManifest()
+			img, err := idx.Image(m.Manifests[0].Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			layers, _ := img.Layers()
+			lh, _ := layers[0].Digest()
+			var gz bytes.Buffer
+			zw := gzip.NewWriter(&gz)
+			zw.Write(tarOf("jello"))
+			zw.Close()
+			blob := filepath.Join(lay, "blobs", lh.Algorithm, lh.Hex)
+			os.Chmod(blob, 0o644)
+			if err := os.WriteFile(blob, gz.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			rootfs := filepath.Join(dir, "rootfs.tar")
+			args := []string{"icos", "rootfs", "--image", digest, via, lay, "-o", rootfs}
+			err = newApp().Run(args)
+			if err == nil || !strings.Contains(err.Error(), lh.String()) {
+				t.Fatalf("icos rootfs %s: err = %v, want one naming %s", via, err, lh)
+			}
+			if _, err := os.Stat(rootfs); !os.IsNotExist(err) {
+				t.Fatal("output left behind")
+			}
+		})
 	}
 }
