@@ -53,8 +53,8 @@ func (e *NotFoundError) Unwrap() error { return ErrNotFound }
 // repos that has it. A pulled image is verified blob by blob (manifest,
 // config and layers must have the digests and sizes their descriptors
 // give) and stored before it is returned; a store blob of the image that
-// does not verify is replaced by the pulled one. hint is the command that builds the image, quoted in the error
-// when the digest is found nowhere.
+// does not verify is replaced by the pulled one. hint is the command that
+// builds the image, quoted in the error when the digest is found nowhere.
 func (s *Store) Fetch(ctx context.Context, h v1.Hash, repos []string, hint string) (v1.Image, error) {
 	if img, err := s.Image(h); err == nil {
 		return img, nil

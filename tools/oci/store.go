@@ -4,6 +4,11 @@
 // looked up by manifest digest, fetched from registries by digest (every
 // blob verified) and pushed with go-containerregistry.
 //
+// Every blob read, from the store or from an OCI layout (OpenLayout), is
+// checked against the digest and size of the descriptor it is read
+// through: image indexes, manifests and configs before they are parsed,
+// layers while they are read (the read reaching the end, or Close, fails).
+//
 // Every file of the store is written to a temporary name, verified against
 // its digest and renamed into place, and index.json is rewritten under an
 // exclusive lock, so an interrupted or failed write leaves nothing behind
