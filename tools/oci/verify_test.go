@@ -243,6 +243,48 @@ func TestVerifyOnRead(t *testing.T) {
 	}
 }
 
+// TestOpenLayoutNestedIndex: index.json lists an image index that lists
+// the image. The image is found through it; a tampered index is an error
+// naming it.
+func TestOpenLayoutNestedIndex(t *testing.T) {
+	for _, tamper := range []bool{false, true} {
+		dir := t.TempDir()
+		s, err := Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img := helloImage(t)
+		h, err := s.Put(img, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _ := img.RawManifest()
+		d := v1.Descriptor{MediaType: types.OCIManifestSchema1, Digest: h, Size: int64(len(m)), Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}
+		raw, _ := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: []v1.Descriptor{d}})
+		ih, _, _ := v1.SHA256(bytes.NewReader(raw))
+		if err := s.WriteBlob(ih, int64(len(raw)), bytes.NewReader(raw)); err != nil {
+			t.Fatal(err)
+		}
+		setIndex(t, dir, v1.Descriptor{MediaType: types.OCIImageIndex, Digest: ih, Size: int64(len(raw))})
+		if tamper {
+			rewriteBlob(t, dir, ih, func(b []byte) []byte { return bytes.Replace(b, []byte("amd64"), []byte("arm64"), 1) })
+		}
+		got, err := OpenLayout(dir, v1.Hash{})
+		if tamper {
+			if err == nil || !strings.Contains(err.Error(), "index "+ih.String()) || !strings.Contains(err.Error(), "tampered") {
+				t.Fatalf("tampered index: err = %v", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hello, err := readImage(got); err != nil || hello != "hello" {
+			t.Fatalf("hello.txt %q, %v", hello, err)
+		}
+	}
+}
+
 func mustDigest(t *testing.T, img v1.Image) v1.Hash {
 	t.Helper()
 	h, err := img.Digest()
