@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/icos-build/icos/tools/outfile"
 )
 
 // member is one entry of an unpacked archive.
@@ -115,11 +117,14 @@ func extractSparse(r io.Reader, name string, size int64, buf []byte) error {
 
 // diffArchives compares two archives member by member.
 func (r *report) diffArchives(fa, fb *os.File, tmp string) error {
-	dir, err := os.MkdirTemp(tmp, "icos-diff-")
+	// Registered with outfile, so a signal handler calling
+	// outfile.RemoveTemps removes the unpacked archives.
+	d, err := outfile.MkdirTemp(tmp, "icos-diff-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer d.Abort()
+	dir := d.Name()
 	for _, d := range []string{"a", "b"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o700); err != nil {
 			return err

@@ -7,9 +7,13 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"sort"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/icos-build/icos/tools/outfile"
 )
 
 // commands holds the subcommands registered by the files of this package.
@@ -32,7 +36,33 @@ func newApp() *cli.App {
 	}
 }
 
+// removeTempsOnSignal makes SIGINT, SIGTERM and SIGHUP remove the temporary
+// outputs and directories the run has open (deferred Aborts do not run when
+// a signal ends the process) and exit with status 128+signal number. A
+// signal ignored when icos starts (nohup, or SIGINT in a background job of a
+// script) stays ignored.
+func removeTempsOnSignal() {
+	var handled []os.Signal
+	for _, s := range []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+		if !signal.Ignored(s) {
+			handled = append(handled, s)
+		}
+	}
+	if len(handled) == 0 { // Notify with no signals would catch them all
+		return
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, handled...)
+	go func() {
+		s := <-sigs
+		outfile.RemoveTemps()
+		fmt.Fprintf(os.Stderr, "icos: %v: temporary outputs removed\n", s)
+		os.Exit(128 + int(s.(syscall.Signal)))
+	}()
+}
+
 func main() {
+	removeTempsOnSignal()
 	if err := newApp().Run(os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "icos:", err)
 		os.Exit(1)

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -13,6 +12,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/urfave/cli/v2"
+
+	"github.com/icos-build/icos/tools/outfile"
 )
 
 func init() {
@@ -66,22 +67,19 @@ func ociFromTar(c *cli.Context) error {
 		return fmt.Errorf("oci from-tar: %w", err)
 	}
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
-	tmp, err := os.MkdirTemp(filepath.Dir(dest), "."+filepath.Base(dest)+".tmp-*")
+	tmp, err := outfile.CreateDir(dest, 0o755)
 	if err != nil {
 		return fmt.Errorf("oci from-tar: %w", err)
 	}
-	defer os.RemoveAll(tmp)
-	p, err := layout.Write(tmp, empty.Index)
+	defer tmp.Abort()
+	p, err := layout.Write(tmp.Name(), empty.Index)
 	if err != nil {
 		return fmt.Errorf("oci from-tar: %w", err)
 	}
 	if err := p.AppendImage(img); err != nil {
 		return fmt.Errorf("oci from-tar: %w", err)
 	}
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return fmt.Errorf("oci from-tar: %w", err)
-	}
-	if err := os.Rename(tmp, dest); err != nil {
+	if err := tmp.Commit(); err != nil {
 		return fmt.Errorf("oci from-tar: %w", err)
 	}
 	d, err := img.Digest()

@@ -23,33 +23,32 @@ const (
 
 // imageOutput is an image being written by a subcommand (ext4, vfat, disk,
 // lvm). It behaves like an outfile.File. When the destination ends in
-// ".tar.zst", the raw image is written to a hidden temporary file and, on
-// Commit, packed as a sparse tar holding one entry (like pack-disk, with a
-// ".sha256" beside it); when it ends in ".zst", the raw image is compressed.
-// So a Bazel action can hand a big sparse image to the next step, or to a
-// cache, compressed.
+// ".tar.zst", the raw image stays in the outfile's temporary file and, on
+// Commit, is packed as a sparse tar holding one entry (like pack-disk, with
+// a ".sha256" beside it); when it ends in ".zst", the raw image is
+// compressed. So a Bazel action can hand a big sparse image to the next
+// step, or to a cache, compressed.
 type imageOutput struct {
 	*outfile.File
-	dest, raw, nameInTar string
+	dest      string
+	compress  bool // dest ends in ".zst"
+	nameInTar string
 }
 
 // createImage starts writing the image dest. nameInTar names the entry of
 // a ".tar.zst" destination (default: dest's base name without ".tar.zst").
 func createImage(dest, nameInTar string) (*imageOutput, error) {
-	o := &imageOutput{dest: dest}
-	target := dest
-	if strings.HasSuffix(dest, ".zst") {
-		base := filepath.Base(dest)
-		o.raw = filepath.Join(filepath.Dir(dest), "."+base+".raw")
-		target = o.raw
-		if strings.HasSuffix(base, ".tar.zst") {
-			o.nameInTar = nameInTar
-			if o.nameInTar == "" {
-				o.nameInTar = strings.TrimSuffix(base, ".tar.zst")
-			}
+	o := &imageOutput{dest: dest, compress: strings.HasSuffix(dest, ".zst")}
+	if base := filepath.Base(dest); o.compress && strings.HasSuffix(base, ".tar.zst") {
+		o.nameInTar = nameInTar
+		if o.nameInTar == "" {
+			o.nameInTar = strings.TrimSuffix(base, ".tar.zst")
 		}
 	}
-	f, err := outfile.Create(target, 0o644)
+	// For compressed destinations the raw image is never committed: it is
+	// read back from the temporary file, so a signal or a killed run leaves
+	// nothing but a temporary of dest (see outfile).
+	f, err := outfile.Create(dest, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -60,17 +59,15 @@ func createImage(dest, nameInTar string) (*imageOutput, error) {
 // Commit finishes the image and, for compressed destinations, compresses
 // it; the raw temporary file is removed either way.
 func (o *imageOutput) Commit() error {
-	if err := o.File.Commit(); err != nil {
-		return err
+	if !o.compress {
+		return o.File.Commit()
 	}
-	if o.raw == "" {
-		return nil
-	}
-	defer os.Remove(o.raw)
+	defer o.File.Abort()
+	raw := o.File.Name()
 	if o.nameInTar != "" {
-		return packdisk.Pack(o.dest, []string{o.raw}, packdisk.Options{Level: archiveLevel, NameInTar: o.nameInTar})
+		return packdisk.Pack(o.dest, []string{raw}, packdisk.Options{Level: archiveLevel, NameInTar: o.nameInTar})
 	}
-	return compressFile(o.raw, o.dest, partitionLevel)
+	return compressFile(raw, o.dest, partitionLevel)
 }
 
 // compressFile writes src, zstd-compressed, to dest.

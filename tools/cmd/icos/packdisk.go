@@ -10,6 +10,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/icos-build/icos/tools/outfile"
 	"github.com/icos-build/icos/tools/packdisk"
 	"github.com/icos-build/icos/tools/sparse"
 	"github.com/icos-build/icos/tools/zst"
@@ -62,19 +63,21 @@ func runPackDisk(c *cli.Context) error {
 // removes the temporary directory.
 func packDiskInputs(output string, args []string) (files []string, cleanup func(), err error) {
 	cleanup = func() {}
-	var tmp string
+	var tmp *outfile.Dir
 	for _, a := range args {
 		if !strings.HasSuffix(a, ".zst") {
 			files = append(files, a)
 			continue
 		}
-		if tmp == "" {
-			if tmp, err = os.MkdirTemp(filepath.Dir(output), ".pack-disk-*"); err != nil {
+		if tmp == nil {
+			// A temporary of output (never committed), so a killed run's is
+			// removed by the next run into output.
+			if tmp, err = outfile.CreateDir(output, 0o700); err != nil {
 				return nil, cleanup, err
 			}
-			cleanup = func() { os.RemoveAll(tmp) }
+			cleanup = tmp.Abort
 		}
-		raw := filepath.Join(tmp, sparse.ImageName(a))
+		raw := filepath.Join(tmp.Name(), sparse.ImageName(a))
 		if err := decompressSparse(a, raw); err != nil {
 			return nil, cleanup, err
 		}
