@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -38,7 +37,7 @@ func init() {
 			&cli.BoolFlag{Name: "journal", Usage: "add an internal journal of mke2fs's default size (for filesystems mounted read-write)"},
 			&cli.StringFlag{Name: "file-contexts", Usage: "SELinux file_contexts `FILE`: label every inode with security.selinux"},
 		},
-		Action: runExt4,
+		Action: noArgs(runExt4),
 	})
 }
 
@@ -93,22 +92,18 @@ func runExt4(c *cli.Context) error {
 		}
 		opt.Labeler = ctxs
 	}
-	var in io.Reader = os.Stdin
-	if p := c.String("input"); p != "-" {
-		f, err := os.Open(p)
-		if err != nil {
-			return fmt.Errorf("ext4: %w", err)
-		}
-		defer f.Close()
-		in = f
+	in, closeIn, err := openTar(c.String("input"))
+	if err != nil {
+		return fmt.Errorf("ext4: %w", err)
 	}
+	defer closeIn()
 	out, err := createImage(c.String("output"), "")
 	if err != nil {
 		return fmt.Errorf("ext4: %w", err)
 	}
 	defer out.Abort()
 	if err := ext4.Build(in, out.File, opt); err != nil {
-		return err
+		return emptyTarError("ext4", c.String("input"), err)
 	}
 	return out.Commit()
 }
