@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -103,6 +104,9 @@ func runExt4(c *cli.Context) error {
 	}
 	defer out.Abort()
 	if err := ext4.Build(in, out.File, opt); err != nil {
+		if errors.Is(err, ext4.ErrNoSubdir) {
+			return fmt.Errorf("%s: %w", inputName(c.String("input")), err)
+		}
 		return emptyTarError("ext4", c.String("input"), err)
 	}
 	return out.Commit()

@@ -58,8 +58,14 @@ func emptyTarError(cmd, input string, err error) error {
 	if !errors.Is(err, errEmptyTar) && !errors.Is(err, tarnorm.ErrEmpty) {
 		return err
 	}
+	return fmt.Errorf("%s: %s: %w", cmd, inputName(input), errEmptyTar)
+}
+
+// inputName names an --input in messages: the path, or "standard input"
+// for "-".
+func inputName(input string) string {
 	if input == "-" {
-		input = "standard input"
+		return "standard input"
 	}
-	return fmt.Errorf("%s: %s: %w", cmd, input, errEmptyTar)
+	return input
 }
