@@ -88,6 +88,9 @@ func ParseSize(s string) (int64, error) {
 	if s == "" {
 		return 0, fmt.Errorf("empty size")
 	}
+	if s[0] == '-' {
+		return 0, fmt.Errorf("negative size %q", s)
+	}
 	unit := s[len(s)-1]
 	var mult int64
 	switch unit {

@@ -21,7 +21,9 @@ func TestParseSize(t *testing.T) {
 		{" 1 M ", 1 << 20, ""},
 		{"204800", 0, "no unit"},
 		{"", 0, "empty"},
-		{"-1M", 0, "non-negative"},
+		{"-1M", 0, `negative size "-1M"`},
+		{"-1", 0, `negative size "-1"`},
+		{" -16 G", 0, `negative size "-16 G"`},
 		{"1.5G", 0, "non-negative"},
 		{"99999999999999T", 0, "too large"},
 	}

@@ -126,6 +126,9 @@ func parseVolume(text string, line int, extentSize int64) (Volume, error) {
 // parseExtents parses "25e" (extents) or a byte size with a unit that is a
 // whole number of extents.
 func parseExtents(s string, extentSize int64) (int64, error) {
+	if strings.HasPrefix(s, "-") {
+		return 0, fmt.Errorf("negative size %q", s)
+	}
 	if strings.HasSuffix(s, "e") {
 		n, err := strconv.ParseInt(strings.TrimSpace(s[:len(s)-1]), 10, 64)
 		if err != nil || n < 0 || n > 1<<40 {

@@ -76,6 +76,8 @@ guestos, 400M, 2097152s, woW7RT-t6jS-cRo2-uENw-iQXu-ni2u-AZdHpq
 		{"start", "a,x,1e," + u1 + "\n", "v.csv:1: a: start:"},
 		{"unit", "a,,25," + u1 + "\n", "v.csv:1: a: size: size \"25\" has no unit"},
 		{"partial extent", "a,,5M," + u1 + "\n", "v.csv:1: a: size: 5M (5242880 bytes) is not a whole number of 4194304-byte extents"},
+		{"negative extents", "a,,-5e," + u1 + "\n", `v.csv:1: a: size: negative size "-5e"`},
+		{"negative bytes", "a,-4M,1e," + u1 + "\n", `v.csv:1: a: start: negative size "-4M"`},
 		{"zero", "a,,0e," + u1 + "\n", "v.csv:1: a: size is zero"},
 		{"uuid", "a,,1e,nope\n", "v.csv:1: a: uuid: UUID \"nope\""},
 		{"dup name", "a,,1e," + u1 + "\n#\na,,1e," + u2 + "\n", "v.csv:3: a: name already used on line 1"},

@@ -115,7 +115,10 @@ func runExt4(c *cli.Context) error {
 // ext4ParseSize parses a byte count with an optional K, M, G or T suffix
 // (powers of 1024).
 func ext4ParseSize(s string) (int64, error) {
-	mult := int64(1)
+	if strings.HasPrefix(s, "-") {
+		return 0, fmt.Errorf("negative size %q", s)
+	}
+	num, mult := s, int64(1)
 	switch {
 	case strings.HasSuffix(s, "K"):
 		mult = 1 << 10
@@ -127,9 +130,9 @@ func ext4ParseSize(s string) (int64, error) {
 		mult = 1 << 40
 	}
 	if mult != 1 {
-		s = s[:len(s)-1]
+		num = s[:len(s)-1]
 	}
-	v, err := strconv.ParseInt(s, 10, 64)
+	v, err := strconv.ParseInt(num, 10, 64)
 	if err != nil || v <= 0 || v > (1<<62)/mult {
 		return 0, fmt.Errorf("%q: want a positive byte count, optionally with K, M, G or T", s)
 	}

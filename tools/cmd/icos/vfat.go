@@ -131,6 +131,9 @@ func vfatAddFile(w *fat.Writer, spec string) error {
 // vfatParseSize parses a byte count with an optional K, M, G or T suffix
 // (powers of 1024; "KiB", "MiB"... are accepted too).
 func vfatParseSize(s string) (int64, error) {
+	if strings.HasPrefix(strings.TrimSpace(s), "-") {
+		return 0, fmt.Errorf("negative size %q", s)
+	}
 	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(s)), "IB"), "B")
 	shift := 0
 	if t != "" {
