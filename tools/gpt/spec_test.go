@@ -74,6 +74,23 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// TestParseBOM: a UTF-8 byte order mark at the start of the file (as some
+// editors save CSV) is not part of the first name.
+func TestParseBOM(t *testing.T) {
+	for _, csv := range []string{
+		"\ufeffesp,1M,100M,U,\ngrub,,1M,L,\n",
+		"\ufeff# name,start,size,type,uuid\nesp,1M,100M,U,\ngrub,,1M,L,\n",
+	} {
+		spec, err := Parse(strings.NewReader(csv), "t.csv")
+		if err != nil {
+			t.Fatalf("%q: %v", csv, err)
+		}
+		if len(spec.Rows) != 2 || spec.Rows[0].Name != "esp" || spec.Rows[1].Name != "grub" {
+			t.Errorf("%q: rows %+v, want esp and grub", csv, spec.Rows)
+		}
+	}
+}
+
 func TestLayout(t *testing.T) {
 	tests := []struct {
 		name     string

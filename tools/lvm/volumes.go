@@ -16,7 +16,8 @@
 // # volumes.csv
 //
 // One logical volume per row, in order; '#' comments and blank lines are
-// ignored and fields are trimmed:
+// ignored and fields are trimmed. A UTF-8 byte order mark at the start of
+// the file (as some editors save CSV) is skipped, as in partitions.csv:
 //
 //	name,start,size,uuid[,comment]
 //	config, 0e, 25e, SIs20R-l6gh-2Rli-KAP0-ZO88-3Y4q-G9JPAm, Config partition
@@ -66,7 +67,11 @@ func ParseVolumes(r io.Reader, source string, extentSize int64) ([]Volume, error
 	line := 0
 	for sc.Scan() {
 		line++
-		text := strings.TrimSpace(sc.Text())
+		text := sc.Text()
+		if line == 1 {
+			text = strings.TrimPrefix(text, "\ufeff") // a UTF-8 byte order mark
+		}
+		text = strings.TrimSpace(text)
 		if text == "" || strings.HasPrefix(text, "#") {
 			continue
 		}

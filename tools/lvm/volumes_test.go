@@ -93,6 +93,18 @@ guestos, 400M, 2097152s, woW7RT-t6jS-cRo2-uENw-iQXu-ni2u-AZdHpq
 	}
 }
 
+// TestParseVolumesBOM: a UTF-8 byte order mark at the start of the file
+// (as some editors save CSV) is not part of the first name.
+func TestParseVolumesBOM(t *testing.T) {
+	const u1 = "SIs20R-l6gh-2Rli-KAP0-ZO88-3Y4q-G9JPAm"
+	for _, csv := range []string{"\ufeffconfig,0e,1e," + u1 + "\n", "\ufeff#c\nconfig,0e,1e," + u1 + "\n"} {
+		vols, err := ParseVolumes(strings.NewReader(csv), "v.csv", DefaultExtentSize)
+		if err != nil || len(vols) != 1 || vols[0].Name != "config" {
+			t.Errorf("%q: %+v, %v; want one volume named config", csv, vols, err)
+		}
+	}
+}
+
 func TestPlan(t *testing.T) {
 	const vg, pv = "Y9Tqbl-20VK-Yapy-Gax6-8Lzf-DcH2-tr2Ynq", "ABCDEF-ghij-klmn-opqr-stuv-wxyz-012345"
 	const u1, u2 = "SIs20R-l6gh-2Rli-KAP0-ZO88-3Y4q-G9JPAm", "0BQNUA-dzGu-wvW5-mMRh-Ptr6-J6DT-Ff2a9x"
