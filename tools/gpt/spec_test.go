@@ -106,6 +106,7 @@ func TestLayout(t *testing.T) {
 		{name: "rest odd size", csv: "a,,rest,L,\n", size: 10<<20 + 512*40, want: [][2]int64{{1, 9}}, wantSize: 10<<20 + 512*40},
 		{name: "exact fit", csv: "a,,1M,L,\n", size: 2<<20 + 33*512, want: [][2]int64{{1, 1}}, wantSize: 2<<20 + 33*512},
 		{name: "backup gpt", csv: "a,,1M,L,\n", size: 2 << 20, wantErr: "t.csv:1: a: ends at byte 2097152, past the last usable byte 2080256"},
+		{name: "end past int64", csv: "a,4194304T,4194304T,L,\n", wantErr: "t.csv:1: a: ends at byte 9223372036854775808, past the last usable byte 4611686018427387904"},
 		{name: "too big", csv: "a,,1M,L,\nb,,100M,L,\n", size: 50 << 20, wantErr: "t.csv:2: b: ends at byte"},
 		{name: "overlap", csv: "a,,4M,L,\nb,2M,1M,L,\n", wantErr: "t.csv:2: b: [2097152, 3145728) overlaps a (line 1)"},
 		{name: "same start", csv: "a,1M,1M,L,\nb,1M,1M,L,\n", wantErr: "t.csv:2: b: [1048576, 2097152) overlaps a (line 1)"},
