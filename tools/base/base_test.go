@@ -90,6 +90,8 @@ func TestLockRoundTripAndErrors(t *testing.T) {
 		wantErr string
 	}{
 		{"not json", func(string) string { return "{" }, "malformed"},
+		{"trailing data", func(s string) string { return s + "}\n" }, "malformed: data after the JSON object"},
+		{"second object", func(s string) string { return s + s }, "malformed: data after the JSON object"},
 		{"unknown field", func(s string) string { return strings.Replace(s, `"format"`, `"fromat": 1, "format"`, 1) }, "malformed"},
 		{"bad digest", func(s string) string { return strings.Replace(s, "sha256:aaaa", "sha256:zz", 1) }, "image.digest"},
 		{"bad deb sha", func(s string) string { return strings.Replace(s, strings.Repeat("2", 64), "abc", 1) }, `packages[1] zstd: sha256 "abc"`},

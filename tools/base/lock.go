@@ -3,7 +3,9 @@ package base
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"regexp"
 	"sort"
@@ -135,22 +137,41 @@ func WriteLock(name string, l *Lock) error {
 // validated is a lock file's content.
 type validated interface{ Validate() error }
 
-// readJSON decodes the file name into v, rejecting unknown fields, and
-// validates it; errors name what the file is and its path.
+// readJSON decodes the file name into v and validates it (see decodeJSON).
 func readJSON(name, what string, v validated) error {
 	b, err := os.ReadFile(name)
 	if err != nil {
 		return fmt.Errorf("base: %s: %w", what, err)
 	}
+	return decodeJSON(b, name, what, v)
+}
+
+// decodeJSON decodes b, the content of the file name, into v, rejecting
+// unknown fields and anything after the one JSON object, and validates
+// it; errors name what the file is and its path.
+func decodeJSON(b []byte, name, what string, v validated) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return fmt.Errorf("base: %s %s: malformed: %w", what, name, err)
 	}
+	if end := dec.InputOffset(); !errors.Is(tokenErr(dec), io.EOF) {
+		return fmt.Errorf("base: %s %s: malformed: data after the JSON object (which ends at byte %d)", what, name, end)
+	}
 	if err := v.Validate(); err != nil {
 		return fmt.Errorf("base: %s %s: %w", what, name, err)
 	}
 	return nil
+}
+
+// tokenErr returns the error of reading the next JSON token: io.EOF when
+// only white space is left.
+func tokenErr(dec *json.Decoder) error {
+	_, err := dec.Token()
+	if err == nil {
+		err = errors.New("another token")
+	}
+	return err
 }
 
 // writeJSON validates v and writes it atomically as indented JSON; an

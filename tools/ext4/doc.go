@@ -64,7 +64,8 @@
 // gives both sizes.
 //
 // Options.Subdir makes a directory of the tar the root (its own entry
-// gives the root's metadata). Options.Strip drops the contents of the
+// gives the root's metadata); a tar without that directory is an error,
+// not an empty filesystem. Options.Strip drops the contents of the
 // listed directories but keeps (or creates) the directories themselves,
 // as empty mount points.
 //

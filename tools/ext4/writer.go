@@ -49,7 +49,8 @@ type Options struct {
 	// InodeRatio is bytes of image per inode (default 16384, or 4096 below
 	// 512 MiB, as mke2fs does).
 	InodeRatio int
-	// Subdir makes this directory of the tar the filesystem root.
+	// Subdir makes this directory of the tar the filesystem root. A tar
+	// without it (no entry is it or below it) is an error.
 	Subdir string
 	// Strip lists directories (relative to the root after Subdir) whose
 	// contents are dropped; the directories themselves are kept, or
@@ -99,6 +100,7 @@ type builder struct {
 	pendOff   int64
 	strip     []string
 	subdir    string
+	inSubdir  bool // an entry of the tar is subdir or below it
 }
 
 // DeriveUUID returns the default UUID (or hash seed, with a different
@@ -240,9 +242,9 @@ func (b *builder) mapName(name string) (rel string, keep bool) {
 	if b.subdir != "" {
 		switch {
 		case name == b.subdir:
-			name = ""
+			name, b.inSubdir = "", true
 		case strings.HasPrefix(name, b.subdir+"/"):
-			name = name[len(b.subdir)+1:]
+			name, b.inSubdir = name[len(b.subdir)+1:], true
 		default:
 			return "", false
 		}
@@ -273,6 +275,9 @@ func (b *builder) readTar(r io.Reader) error {
 		if err := b.entry(tr, hdr); err != nil {
 			return err
 		}
+	}
+	if b.subdir != "" && !b.inSubdir {
+		return fmt.Errorf("%w: no entry is %q or below it", ErrNoSubdir, b.subdir)
 	}
 	if b.short > 0 {
 		need := int64(b.alloc.blocks)*blockSize + int64(b.short)*blockSize
@@ -802,6 +807,9 @@ func popcount(c byte) int {
 
 // ErrNoSpace reports content that does not fit the image.
 var ErrNoSpace = errors.New("ext4: content does not fit")
+
+// ErrNoSubdir reports a tar without the directory Options.Subdir names.
+var ErrNoSubdir = errors.New("ext4: subdir not in the tar")
 
 // writeAt writes p at off, gathering small writes to consecutive offsets
 // (the data of small files, directory blocks) into one system call.

@@ -377,6 +377,7 @@ func TestErrors(t *testing.T) {
 		{"too big", []ent{{name: "big", typ: tar.TypeReg, data: huge}}, nil, Options{Size: 8 << 20}, []string{"8388608", "needs more than"}},
 		{"truncated", []ent{{name: "f", typ: tar.TypeReg, data: strings.Repeat("y", 3000)}}, func(b []byte) []byte { return b[:1536] }, Options{}, []string{`"f"`, "unexpected EOF"}},
 		{"too small", nil, nil, Options{Size: 4096}, []string{"minimum"}},
+		{"subdir not in the tar", []ent{{name: "etc/passwd", typ: tar.TypeReg}, {name: "bootx/f", typ: tar.TypeReg}}, nil, Options{Subdir: "boot"}, []string{"subdir", `"boot"`, "not in the tar"}},
 		{"bad inode size", nil, nil, Options{InodeSize: 300}, []string{"inode size"}},
 		{"too many inodes", func() []ent {
 			var e []ent

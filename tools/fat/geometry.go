@@ -193,7 +193,7 @@ func Plan(o Options) (Geometry, error) {
 		return Geometry{}, fmt.Errorf("fat: size %d is not a positive multiple of %d bytes", o.Size, sectorSize)
 	}
 	if o.Size/sectorSize > 0xFFFFFFFF {
-		return Geometry{}, fmt.Errorf("fat: size %d is larger than the FAT limit of 2 TiB", o.Size)
+		return Geometry{}, fmt.Errorf("fat: size %d is larger than the FAT limit of %d bytes (2^32-1 sectors of %d bytes)", o.Size, int64(0xFFFFFFFF)*sectorSize, sectorSize)
 	}
 	total := uint32(o.Size / sectorSize)
 	switch o.Type {

@@ -101,7 +101,8 @@ func TestPlanErrors(t *testing.T) {
 		{Options{Size: 4 << 30, Type: FAT16}, "cannot hold a valid FAT16 volume"},
 		{Options{Size: 1000}, "not a positive multiple of 512"},
 		{Options{Size: 0}, "not a positive multiple of 512"},
-		{Options{Size: 3 << 40}, "2 TiB"},
+		{Options{Size: 3 << 40}, "larger than the FAT limit of 2199023255040 bytes"},
+		{Options{Size: 2 << 40}, "size 2199023255552 is larger than the FAT limit of 2199023255040 bytes"},
 		{Options{Size: 1 << 20, Type: 24}, "unknown FAT type"},
 		{Options{Size: 1 << 20, ClusterSize: 3000}, "not a power of two"},
 		{Options{Size: 1 << 20, ClusterSize: 128 << 10}, "not a power of two"},
@@ -111,6 +112,10 @@ func TestPlanErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Plan(%+v) = %v, want an error containing %q", tc.o, err, tc.want)
 		}
+	}
+	// The limit itself is a valid size.
+	if _, err := Plan(Options{Size: 2<<40 - 512}); err != nil {
+		t.Errorf("2 TiB - 512: %v", err)
 	}
 	// The smallest forced FAT32 volume uses 512-byte clusters.
 	g, err := Plan(Options{Size: 34 << 20, Type: FAT32})

@@ -78,9 +78,11 @@ func Layout(spec *Spec, diskSize int64, diskGUID string) (*Table, error) {
 				return nil, fmt.Errorf("%s:%d: %s: no room left for \"rest\" (start %d, disk %d bytes)", src, row.Line, row.Name, p.Start, diskSize)
 			}
 		}
-		if p.End() > limit {
+		// Start and size are at most 2^62 each: compare without forming
+		// their sum, which can overflow int64.
+		if p.Start > limit || p.Size > limit-p.Start {
 			return nil, fmt.Errorf("%s:%d: %s: ends at byte %d, past the last usable byte %d of a %d-byte disk (the backup GPT takes the last %d sectors)",
-				src, row.Line, row.Name, p.End(), limit, diskSize, backupSectors)
+				src, row.Line, row.Name, uint64(p.Start)+uint64(p.Size), limit, diskSize, backupSectors)
 		}
 		next = p.End()
 		parts[i] = p

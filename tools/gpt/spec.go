@@ -11,7 +11,8 @@
 //	grub  ,      , 100M, L, 6788E4CF-F456-104E-9A34-A2C58CFB0EE6
 //	store ,      , rest, V,
 //
-// Fields are trimmed of surrounding blanks.
+// Fields are trimmed of surrounding blanks. A UTF-8 byte order mark at the
+// start of the file (as some editors save CSV) is skipped.
 //
 //   - name: the GPT partition name (at most 36 UTF-16 code units), unique.
 //   - start: where the partition begins. Empty means right after the previous
@@ -88,6 +89,9 @@ func ParseSize(s string) (int64, error) {
 	if s == "" {
 		return 0, fmt.Errorf("empty size")
 	}
+	if s[0] == '-' {
+		return 0, fmt.Errorf("negative size %q", s)
+	}
 	unit := s[len(s)-1]
 	var mult int64
 	switch unit {
@@ -145,7 +149,11 @@ func Parse(r io.Reader, source string) (*Spec, error) {
 	line := 0
 	for sc.Scan() {
 		line++
-		text := strings.TrimSpace(sc.Text())
+		text := sc.Text()
+		if line == 1 {
+			text = strings.TrimPrefix(text, bom)
+		}
+		text = strings.TrimSpace(text)
 		if text == "" || strings.HasPrefix(text, "#") {
 			continue
 		}
@@ -181,6 +189,10 @@ func Parse(r io.Reader, source string) (*Spec, error) {
 	}
 	return spec, nil
 }
+
+// bom is the UTF-8 byte order mark, which some editors put at the start
+// of a CSV file; a leading one is skipped.
+const bom = "\ufeff"
 
 // maxPartitions is the number of entries in the partition array we write.
 const maxPartitions = 128

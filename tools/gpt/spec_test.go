@@ -21,7 +21,9 @@ func TestParseSize(t *testing.T) {
 		{" 1 M ", 1 << 20, ""},
 		{"204800", 0, "no unit"},
 		{"", 0, "empty"},
-		{"-1M", 0, "non-negative"},
+		{"-1M", 0, `negative size "-1M"`},
+		{"-1", 0, `negative size "-1"`},
+		{" -16 G", 0, `negative size "-16 G"`},
 		{"1.5G", 0, "non-negative"},
 		{"99999999999999T", 0, "too large"},
 	}
@@ -72,6 +74,23 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// TestParseBOM: a UTF-8 byte order mark at the start of the file (as some
+// editors save CSV) is not part of the first name.
+func TestParseBOM(t *testing.T) {
+	for _, csv := range []string{
+		"\ufeffesp,1M,100M,U,\ngrub,,1M,L,\n",
+		"\ufeff# name,start,size,type,uuid\nesp,1M,100M,U,\ngrub,,1M,L,\n",
+	} {
+		spec, err := Parse(strings.NewReader(csv), "t.csv")
+		if err != nil {
+			t.Fatalf("%q: %v", csv, err)
+		}
+		if len(spec.Rows) != 2 || spec.Rows[0].Name != "esp" || spec.Rows[1].Name != "grub" {
+			t.Errorf("%q: rows %+v, want esp and grub", csv, spec.Rows)
+		}
+	}
+}
+
 func TestLayout(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -87,6 +106,7 @@ func TestLayout(t *testing.T) {
 		{name: "rest odd size", csv: "a,,rest,L,\n", size: 10<<20 + 512*40, want: [][2]int64{{1, 9}}, wantSize: 10<<20 + 512*40},
 		{name: "exact fit", csv: "a,,1M,L,\n", size: 2<<20 + 33*512, want: [][2]int64{{1, 1}}, wantSize: 2<<20 + 33*512},
 		{name: "backup gpt", csv: "a,,1M,L,\n", size: 2 << 20, wantErr: "t.csv:1: a: ends at byte 2097152, past the last usable byte 2080256"},
+		{name: "end past int64", csv: "a,4194304T,4194304T,L,\n", wantErr: "t.csv:1: a: ends at byte 9223372036854775808, past the last usable byte 4611686018427387904"},
 		{name: "too big", csv: "a,,1M,L,\nb,,100M,L,\n", size: 50 << 20, wantErr: "t.csv:2: b: ends at byte"},
 		{name: "overlap", csv: "a,,4M,L,\nb,2M,1M,L,\n", wantErr: "t.csv:2: b: [2097152, 3145728) overlaps a (line 1)"},
 		{name: "same start", csv: "a,1M,1M,L,\nb,1M,1M,L,\n", wantErr: "t.csv:2: b: [1048576, 2097152) overlaps a (line 1)"},

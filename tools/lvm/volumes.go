@@ -16,7 +16,8 @@
 // # volumes.csv
 //
 // One logical volume per row, in order; '#' comments and blank lines are
-// ignored and fields are trimmed:
+// ignored and fields are trimmed. A UTF-8 byte order mark at the start of
+// the file (as some editors save CSV) is skipped, as in partitions.csv:
 //
 //	name,start,size,uuid[,comment]
 //	config, 0e, 25e, SIs20R-l6gh-2Rli-KAP0-ZO88-3Y4q-G9JPAm, Config partition
@@ -66,7 +67,11 @@ func ParseVolumes(r io.Reader, source string, extentSize int64) ([]Volume, error
 	line := 0
 	for sc.Scan() {
 		line++
-		text := strings.TrimSpace(sc.Text())
+		text := sc.Text()
+		if line == 1 {
+			text = strings.TrimPrefix(text, "\ufeff") // a UTF-8 byte order mark
+		}
+		text = strings.TrimSpace(text)
 		if text == "" || strings.HasPrefix(text, "#") {
 			continue
 		}
@@ -126,6 +131,9 @@ func parseVolume(text string, line int, extentSize int64) (Volume, error) {
 // parseExtents parses "25e" (extents) or a byte size with a unit that is a
 // whole number of extents.
 func parseExtents(s string, extentSize int64) (int64, error) {
+	if strings.HasPrefix(s, "-") {
+		return 0, fmt.Errorf("negative size %q", s)
+	}
 	if strings.HasSuffix(s, "e") {
 		n, err := strconv.ParseInt(strings.TrimSpace(s[:len(s)-1]), 10, 64)
 		if err != nil || n < 0 || n > 1<<40 {

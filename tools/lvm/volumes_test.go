@@ -76,6 +76,8 @@ guestos, 400M, 2097152s, woW7RT-t6jS-cRo2-uENw-iQXu-ni2u-AZdHpq
 		{"start", "a,x,1e," + u1 + "\n", "v.csv:1: a: start:"},
 		{"unit", "a,,25," + u1 + "\n", "v.csv:1: a: size: size \"25\" has no unit"},
 		{"partial extent", "a,,5M," + u1 + "\n", "v.csv:1: a: size: 5M (5242880 bytes) is not a whole number of 4194304-byte extents"},
+		{"negative extents", "a,,-5e," + u1 + "\n", `v.csv:1: a: size: negative size "-5e"`},
+		{"negative bytes", "a,-4M,1e," + u1 + "\n", `v.csv:1: a: start: negative size "-4M"`},
 		{"zero", "a,,0e," + u1 + "\n", "v.csv:1: a: size is zero"},
 		{"uuid", "a,,1e,nope\n", "v.csv:1: a: uuid: UUID \"nope\""},
 		{"dup name", "a,,1e," + u1 + "\n#\na,,1e," + u2 + "\n", "v.csv:3: a: name already used on line 1"},
@@ -88,6 +90,18 @@ guestos, 400M, 2097152s, woW7RT-t6jS-cRo2-uENw-iQXu-ni2u-AZdHpq
 				t.Fatalf("error = %v, want containing %q", err, tc.wantErr)
 			}
 		})
+	}
+}
+
+// TestParseVolumesBOM: a UTF-8 byte order mark at the start of the file
+// (as some editors save CSV) is not part of the first name.
+func TestParseVolumesBOM(t *testing.T) {
+	const u1 = "SIs20R-l6gh-2Rli-KAP0-ZO88-3Y4q-G9JPAm"
+	for _, csv := range []string{"\ufeffconfig,0e,1e," + u1 + "\n", "\ufeff#c\nconfig,0e,1e," + u1 + "\n"} {
+		vols, err := ParseVolumes(strings.NewReader(csv), "v.csv", DefaultExtentSize)
+		if err != nil || len(vols) != 1 || vols[0].Name != "config" {
+			t.Errorf("%q: %+v, %v; want one volume named config", csv, vols, err)
+		}
 	}
 }
 

@@ -230,6 +230,13 @@ func (s *Store) readIndex() (*v1.IndexManifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oci: store %s: index.json: %w", s.Dir, err)
 	}
+	// An entry without a digest parses (as the zero hash) but would be
+	// written back as "digest": ":", which no reader accepts.
+	for i, d := range im.Manifests {
+		if d.Digest == (v1.Hash{}) {
+			return nil, fmt.Errorf("oci: store %s: index.json: manifests[%d] has no digest", s.Dir, i)
+		}
+	}
 	return im, nil
 }
 

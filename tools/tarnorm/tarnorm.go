@@ -67,6 +67,11 @@ const xattrPrefix = "SCHILY.xattr."
 // ioBuf is the buffer size used for input, spool and output I/O.
 const ioBuf = 1 << 20
 
+// ErrEmpty is the error for an input of no bytes at all: archive/tar would
+// read it as an archive without entries, GNU tar rejects it. (An archive
+// of just the two zero end blocks is valid and normalizes to itself.)
+var ErrEmpty = errors.New("empty input, not a tar")
+
 // Options configure Normalize.
 type Options struct {
 	// ModTime is the mtime of every entry; the zero value means the Unix
@@ -313,6 +318,9 @@ func (n *normalizer) read(src io.Reader) error {
 		if err := n.add(hdr, tr, rec.n); err != nil {
 			return fmt.Errorf("tarnorm: entry %q: %w", hdr.Name, err)
 		}
+	}
+	if rec.n == 0 {
+		return fmt.Errorf("tarnorm: %w", ErrEmpty)
 	}
 	if n.spoolW != nil {
 		if err := n.spoolW.Flush(); err != nil {

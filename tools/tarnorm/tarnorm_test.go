@@ -371,6 +371,7 @@ func hostileInputs(t testing.TB) map[string]struct {
 		"strict dup":     {mkTar(t, []ent{reg("d", "1"), reg("./d", "2")}), Options{Strict: true}, `"d"`},
 		"file parent":    {mkTar(t, []ent{reg("f", "1"), reg("f/g", "2")}), Options{}, `"f/g"`},
 		"file root":      {mkTar(t, []ent{reg(".", "")}), Options{}, `"."`},
+		"empty input":    {nil, Options{}, "empty input, not a tar"},
 	}
 }
 

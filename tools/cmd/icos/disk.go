@@ -26,7 +26,7 @@ func init() {
 			&cli.StringFlag{Name: "disk-guid", Usage: "disk `GUID`; default: derived from the table content (never random)"},
 			&cli.StringSliceFlag{Name: "image", Usage: "partition image `NAME=FILE` (FILE may end in .zst); repeatable"},
 		},
-		Action: runDisk,
+		Action: noArgs(runDisk),
 	})
 }
 

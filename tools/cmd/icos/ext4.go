@@ -2,8 +2,8 @@ package main
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -38,7 +38,7 @@ func init() {
 			&cli.BoolFlag{Name: "journal", Usage: "add an internal journal of mke2fs's default size (for filesystems mounted read-write)"},
 			&cli.StringFlag{Name: "file-contexts", Usage: "SELinux file_contexts `FILE`: label every inode with security.selinux"},
 		},
-		Action: runExt4,
+		Action: noArgs(runExt4),
 	})
 }
 
@@ -93,22 +93,21 @@ func runExt4(c *cli.Context) error {
 		}
 		opt.Labeler = ctxs
 	}
-	var in io.Reader = os.Stdin
-	if p := c.String("input"); p != "-" {
-		f, err := os.Open(p)
-		if err != nil {
-			return fmt.Errorf("ext4: %w", err)
-		}
-		defer f.Close()
-		in = f
+	in, closeIn, err := openTar(c.String("input"))
+	if err != nil {
+		return fmt.Errorf("ext4: %w", err)
 	}
+	defer closeIn()
 	out, err := createImage(c.String("output"), "")
 	if err != nil {
 		return fmt.Errorf("ext4: %w", err)
 	}
 	defer out.Abort()
 	if err := ext4.Build(in, out.File, opt); err != nil {
-		return err
+		if errors.Is(err, ext4.ErrNoSubdir) {
+			return fmt.Errorf("%s: %w", inputName(c.String("input")), err)
+		}
+		return emptyTarError("ext4", c.String("input"), err)
 	}
 	return out.Commit()
 }
@@ -116,7 +115,10 @@ func runExt4(c *cli.Context) error {
 // ext4ParseSize parses a byte count with an optional K, M, G or T suffix
 // (powers of 1024).
 func ext4ParseSize(s string) (int64, error) {
-	mult := int64(1)
+	if strings.HasPrefix(s, "-") {
+		return 0, fmt.Errorf("negative size %q", s)
+	}
+	num, mult := s, int64(1)
 	switch {
 	case strings.HasSuffix(s, "K"):
 		mult = 1 << 10
@@ -128,9 +130,9 @@ func ext4ParseSize(s string) (int64, error) {
 		mult = 1 << 40
 	}
 	if mult != 1 {
-		s = s[:len(s)-1]
+		num = s[:len(s)-1]
 	}
-	v, err := strconv.ParseInt(s, 10, 64)
+	v, err := strconv.ParseInt(num, 10, 64)
 	if err != nil || v <= 0 || v > (1<<62)/mult {
 		return 0, fmt.Errorf("%q: want a positive byte count, optionally with K, M, G or T", s)
 	}

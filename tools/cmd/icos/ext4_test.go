@@ -65,6 +65,15 @@ func TestExt4Command(t *testing.T) {
 	if fi, err := os.Stat(out); err != nil || fi.Size() != 8<<20 {
 		t.Errorf("output: %v, size %d", err, fi.Size())
 	}
+	// A --subdir the tar does not have would give an empty filesystem.
+	in, sub := ext4Tar(t, "run/x"), filepath.Join(dir, "sub.img")
+	err = newApp().Run([]string{"icos", "ext4", "--input", in, "--output", sub, "--size", "8M", "--subdir", "efi"})
+	if err == nil || !strings.Contains(err.Error(), in) || !strings.Contains(err.Error(), `subdir not in the tar: no entry is "efi"`) {
+		t.Errorf("--subdir efi: err = %v, want it to name the input and the subdir", err)
+	}
+	if _, err := os.Stat(sub); err == nil {
+		t.Errorf("--subdir efi: failed build left %s behind", sub)
+	}
 	for _, bad := range [][]string{{"--size", "12Q"}, {"--uuid", "nope"}, {"--mtime", "-1"}} {
 		args := append([]string{"icos", "ext4", "--input", "x", "--output", out, "--size", "8M"}, bad...)
 		if err := newApp().Run(args); err == nil || !strings.Contains(err.Error(), bad[0]) {

@@ -32,7 +32,7 @@ func init() {
 			&cli.StringFlag{Name: "pv-device", Value: "/dev/sda3", Usage: "device `PATH` stored as pv0's hint (lvm updates it when it finds the PV)"},
 			&cli.StringSliceFlag{Name: "image", Usage: "logical volume image `LVNAME=FILE` (FILE may end in .zst); repeatable"},
 		},
-		Action: runLVM,
+		Action: noArgs(runLVM),
 	})
 }
 

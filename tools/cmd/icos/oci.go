@@ -33,7 +33,7 @@ func init() {
 				&cli.StringFlag{Name: "output-layout", Aliases: []string{"o"}, Required: true, Usage: "OCI image layout `DIR` to create"},
 				&cli.Int64Flag{Name: "created", Usage: "image creation time, Unix `SECONDS` (SOURCE_DATE_EPOCH)"},
 			},
-			Action: ociFromTar,
+			Action: noArgs(ociFromTar),
 		}},
 	})
 }

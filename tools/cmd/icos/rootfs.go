@@ -34,7 +34,7 @@ func init() {
 			&cli.StringSliceFlag{Name: "exclude", Usage: "leave out entries matching `GLOB` and what is below them (repeatable, e.g. 'run/*')"},
 			&cli.StringFlag{Name: "tmpdir", Usage: "spool `DIR` for file contents (default $TMPDIR)"},
 		},
-		Action: rootfsAction,
+		Action: noArgs(rootfsAction),
 	})
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -31,7 +30,7 @@ func init() {
 				&cli.GenericFlag{Name: "exclude", Value: &globList{}, Usage: "drop entries matching `GLOB` (path.Match on names like usr/bin/x) and everything below them: 'run/*' keeps run/ but drops its contents, 'run' drops both; repeatable"},
 				&cli.BoolFlag{Name: "strict", Usage: "make a path that occurs twice an error instead of keeping the last one"},
 			},
-			Action: runTarNormalize,
+			Action: noArgs(runTarNormalize),
 		}},
 	})
 }
@@ -53,8 +52,6 @@ func runTarNormalize(c *cli.Context) error {
 		// second run of the app in one process (tests) starts afresh.
 		opts.Exclude, g.globs = g.globs, nil
 	}
-	if c.NArg() > 0 {
-		return fmt.Errorf("tar normalize: unexpected arguments %q (use --input)", c.Args().Slice())
-	}
-	return tarnorm.NormalizeFile(c.String("output"), c.String("input"), opts)
+	err := tarnorm.NormalizeFile(c.String("output"), c.String("input"), opts)
+	return emptyTarError("tar normalize", c.String("input"), err)
 }

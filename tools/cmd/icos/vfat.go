@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -35,14 +34,11 @@ func init() {
 			&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Usage: "tar stream with the content (\"-\" for stdin)"},
 			&cli.StringSliceFlag{Name: "file", Usage: "SRC:DST[:MODE] host file SRC stored at DST (MODE is octal; no owner write bit = read-only); repeatable"},
 		},
-		Action: vfatAction,
+		Action: noArgs(vfatAction),
 	})
 }
 
 func vfatAction(c *cli.Context) error {
-	if c.NArg() > 0 {
-		return fmt.Errorf("vfat: unexpected arguments %q", c.Args().Slice())
-	}
 	size, err := vfatParseSize(c.String("size"))
 	if err != nil {
 		return err
@@ -79,17 +75,13 @@ func vfatAction(c *cli.Context) error {
 		return err
 	}
 	if input != "" {
-		var r io.Reader = os.Stdin
-		if input != "-" {
-			f, err := os.Open(input)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			r = f
+		r, closeIn, err := openTar(input)
+		if err != nil {
+			return err
 		}
+		defer closeIn()
 		if err := fat.AddTar(w, r); err != nil {
-			return fmt.Errorf("%s: %w", input, err)
+			return emptyTarError("vfat", input, fmt.Errorf("%s: %w", input, err))
 		}
 	}
 	for _, spec := range files {
@@ -139,6 +131,9 @@ func vfatAddFile(w *fat.Writer, spec string) error {
 // vfatParseSize parses a byte count with an optional K, M, G or T suffix
 // (powers of 1024; "KiB", "MiB"... are accepted too).
 func vfatParseSize(s string) (int64, error) {
+	if strings.HasPrefix(strings.TrimSpace(s), "-") {
+		return 0, fmt.Errorf("negative size %q", s)
+	}
 	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(s)), "IB"), "B")
 	shift := 0
 	if t != "" {

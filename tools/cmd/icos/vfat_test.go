@@ -162,6 +162,46 @@ func TestVfatParseSize(t *testing.T) {
 	}
 }
 
+// TestSizeMessages: size errors quote the whole argument and call a
+// negative size negative.
+func TestSizeMessages(t *testing.T) {
+	for _, tc := range []struct {
+		parse func(string) (int64, error)
+		in    string
+		want  string
+	}{
+		{ext4ParseSize, "-16M", `negative size "-16M"`},
+		{ext4ParseSize, "-1", `negative size "-1"`},
+		{ext4ParseSize, "12Q", `"12Q": want a positive byte count`},
+		{ext4ParseSize, "0M", `"0M": want a positive byte count`},
+		{vfatParseSize, "-16M", `negative size "-16M"`},
+		{vfatParseSize, "1.5G", `size "1.5G": want a byte count`},
+	} {
+		if _, err := tc.parse(tc.in); err == nil || err.Error() != tc.want && !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%q: err = %v, want %q", tc.in, err, tc.want)
+		}
+	}
+	// Through the commands, with their flag prefixes.
+	dir := t.TempDir()
+	out := filepath.Join(dir, "img")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ext4", "--input", "-", "--output", out, "--size", "-16M"}, `ext4: --size: negative size "-16M"`},
+		{[]string{"disk", "--partitions", "p.csv", "--output", out, "--size", "-1"}, `disk: --size: negative size "-1"`},
+		{[]string{"vfat", "--output", out, "--size", "2T"}, "size 2199023255552 is larger than the FAT limit of 2199023255040 bytes"},
+	} {
+		err := newApp().Run(append([]string{"icos"}, tc.args...))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want it to contain %q", tc.args, err, tc.want)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Errorf("left files behind: %v", ents)
+	}
+}
+
 // TestVfatDeterminism runs the command in two processes with different TZ,
 // umask and temporary directories and compares the images.
 func TestVfatDeterminism(t *testing.T) {
