@@ -97,7 +97,7 @@ type Writer struct {
 	full      bool   // file data stopped fitting: only count from now on
 	buf       []byte
 	dirBuf    []byte // reused by writeDir
-	err       error // sticky: set by the first failure
+	err       error  // sticky: set by the first failure
 	closed    bool
 }
 
