@@ -7,6 +7,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/icos-build/icos/tools/tarpath"
 )
 
 // Options describe the volume to write.
@@ -167,13 +169,7 @@ func (w *Writer) lookup(p string, mkdir bool) (*node, error) {
 	if p == "" {
 		return n, nil
 	}
-	for end := 0; end < len(p); {
-		start := end
-		if start > 0 {
-			start++ // past the '/'
-		}
-		part, _, _ := strings.Cut(p[start:], "/")
-		end = start + len(part)
+	for prefix, part := range tarpath.Prefixes(p) {
 		if !n.dir {
 			return nil, fmt.Errorf("fat: %q: %q is a file, not a directory", p, n.pathString())
 		}
@@ -183,11 +179,11 @@ func (w *Writer) lookup(p string, mkdir bool) (*node, error) {
 				return nil, nil
 			}
 			var err error
-			if c, err = w.add(n, p[:end], part, true); err != nil {
+			if c, err = w.add(n, prefix, part, true); err != nil {
 				return nil, err
 			}
 		} else if c.name != part {
-			return nil, fmt.Errorf("fat: %q: collides with %q (FAT names ignore case)", p[:end], c.pathString())
+			return nil, fmt.Errorf("fat: %q: collides with %q (FAT names ignore case)", prefix, c.pathString())
 		}
 		n = c
 	}

@@ -10,6 +10,7 @@ package tarpath
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"strconv"
 	"strings"
 )
@@ -126,6 +127,27 @@ func CheckSymlink(entry, target string) error {
 		return fmt.Errorf("%w: symlink %q: target of %d bytes is too long", ErrUnsafe, entry, len(target))
 	}
 	return nil
+}
+
+// Prefixes iterates over the components of a canonical name, yielding for
+// each the name up to and including it, and the component: "a/b" yields
+// ("a", "a") then ("a/b", "b"); the root yields nothing. Both are
+// substrings of name, so a walk down a tree costs time linear in len(name)
+// and no allocation.
+func Prefixes(name string) iter.Seq2[string, string] {
+	return func(yield func(prefix, component string) bool) {
+		for end := 0; end < len(name); {
+			start := end
+			if start > 0 {
+				start++ // past the '/'
+			}
+			c, _, _ := strings.Cut(name[start:], "/")
+			end = start + len(c)
+			if !yield(name[:end], c) {
+				return
+			}
+		}
+	}
 }
 
 // Parent returns the canonical parent of a canonical name ("" for top-level

@@ -124,3 +124,34 @@ func TestLessParentsFirst(t *testing.T) {
 		t.Fatal("Parent")
 	}
 }
+
+func TestPrefixes(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string
+	}{
+		{"", ""},
+		{"a", "a=a "},
+		{"usr/lib/x.so", "usr=usr usr/lib=lib usr/lib/x.so=x.so "},
+	} {
+		var got strings.Builder
+		for p, c := range Prefixes(tc.in) {
+			got.WriteString(p + "=" + c + " ")
+		}
+		if got.String() != tc.want {
+			t.Errorf("Prefixes(%q): %q, want %q", tc.in, got.String(), tc.want)
+		}
+	}
+	for p := range Prefixes("a/b/c") {
+		if p == "a/b" {
+			break // stopping early is allowed
+		}
+	}
+	name := strings.Repeat("dir/", 1000) + "file"
+	if n := testing.AllocsPerRun(10, func() {
+		for range Prefixes(name) {
+		}
+	}); n != 0 {
+		t.Errorf("Prefixes allocates %v times", n)
+	}
+}
