@@ -161,19 +161,49 @@ func shortStem(name string) (base, ext string) {
 	return base, ext
 }
 
-// numericTail returns the first BASE~N.EXT for which taken is false.
-func numericTail(name string, taken func([11]byte) bool) ([11]byte, error) {
+// tails hands out the generated short names BASE~N.EXT of one directory,
+// each time the one with the smallest N not taken yet. N has 1 to 6 digits
+// and BASE is cut to leave room for "~N" in 8 characters, so the candidates
+// of a name for an N of k digits are those of its base cut to 7-k
+// characters; names whose bases agree on those characters share them.
+// Searches therefore resume where the last one with the same cut base,
+// extension and k stopped: every smaller N of that kind is taken, and taken
+// names stay taken. Each taken name is stepped over at most once (it has
+// one cut base, extension and width), so the cost is O(1) amortized per
+// name, and the result is the same as trying N = 1, 2, ... every time.
+type tails struct {
+	taken map[[11]byte]bool
+	// next maps a cut base and extension (packed like a short name) and
+	// the number of digits (last byte) to the N the next search starts at.
+	next map[[12]byte]int
+}
+
+func newTails() *tails {
+	return &tails{taken: map[[11]byte]bool{}, next: map[[12]byte]int{}}
+}
+
+// generate returns the first free BASE~N.EXT for name and marks it taken.
+func (t *tails) generate(name string) ([11]byte, error) {
 	base, ext := shortStem(name)
-	for n := 1; n <= 999999; n++ {
-		tail := "~" + strconv.Itoa(n)
-		b := base
-		if len(b) > 8-len(tail) {
-			b = b[:8-len(tail)]
+	var digits [6]byte
+	for k, lo := 1, 1; k <= 6; k, lo = k+1, lo*10 {
+		b := base[:min(len(base), 7-k)]
+		cut := packShort(b, ext)
+		var key [12]byte
+		copy(key[:], cut[:])
+		key[11] = byte(k)
+		n := max(t.next[key], lo)
+		for ; n < lo*10; n++ {
+			s := cut
+			s[len(b)] = '~'
+			copy(s[len(b)+1:8], strconv.AppendInt(digits[:0], int64(n), 10))
+			if !t.taken[s] {
+				t.taken[s] = true
+				t.next[key] = n + 1
+				return s, nil
+			}
 		}
-		s := packShort(b+tail, ext)
-		if !taken(s) {
-			return s, nil
-		}
+		t.next[key] = n
 	}
 	return [11]byte{}, fmt.Errorf("no free short name for %q", name)
 }

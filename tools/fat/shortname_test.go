@@ -1,8 +1,10 @@
 package fat
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -48,13 +50,12 @@ func TestPlainShort(t *testing.T) {
 }
 
 func TestNumericTail(t *testing.T) {
-	taken := map[string]bool{}
+	tl := newTails()
 	get := func(name string) string {
-		s, err := numericTail(name, func(s [11]byte) bool { return taken[string(s[:])] })
+		s, err := tl.generate(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		taken[string(s[:])] = true
 		return shortString(s)
 	}
 	for _, tc := range []struct{ name, want string }{
@@ -97,6 +98,85 @@ func TestNumericTail(t *testing.T) {
 				t.Errorf("1000th: %s", s)
 			}
 		}
+	}
+}
+
+// naiveTail is the reference for tails.generate: it tries N = 1, 2, ...
+// and returns the first BASE~N.EXT not taken.
+func naiveTail(name string, taken map[[11]byte]bool) [11]byte {
+	base, ext := shortStem(name)
+	for n := 1; n <= 999999; n++ {
+		tail := "~" + strconv.Itoa(n)
+		s := packShort(base[:min(len(base), 8-len(tail))]+tail, ext)
+		if !taken[s] {
+			return s
+		}
+	}
+	panic("no free short name")
+}
+
+// TestTailsMatchNaive checks that resuming searches gives the names a
+// search from N = 1 gives, with names whose cut bases share candidates
+// (bases of 4 to 8 characters with one prefix), taken 8.3 names in the
+// way, and more than 9 and 99 names per prefix.
+func TestTailsMatchNaive(t *testing.T) {
+	tl := newTails()
+	taken := map[[11]byte]bool{}
+	for _, plain := range []string{"ABCDEF~1.TXT", "ABCDE~12.TXT", "ABCD~150.TXT", "ABCDEF~3", "ABC~1000.TXT"} {
+		s, _, _, ok := plainShort(plain)
+		if !ok {
+			t.Fatalf("%s is not 8.3", plain)
+		}
+		tl.taken[s], taken[s] = true, true
+	}
+	x := uint32(1)
+	for i := 0; i < 3000; i++ {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		name := "abcdefgh"[:4+x%5] + strings.Repeat("z", int(x>>3%3)) + " long" + []string{".txt", ".text", "", ".t"}[x>>5%4]
+		got, err := tl.generate(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := naiveTail(name, taken)
+		if got != want {
+			t.Fatalf("name %d %q: got %s, want %s", i, name, shortString(got), shortString(want))
+		}
+		taken[want] = true
+	}
+}
+
+// TestManyLongNamesAllocs gives short names to 30,000 long names of one
+// directory (3,000 with -short): the search for a free BASE~N must not
+// start over at N = 1 for every name (that took minutes).
+func TestManyLongNamesAllocs(t *testing.T) {
+	n := 30000
+	if testing.Short() {
+		n = 3000
+	}
+	d := &node{dir: true}
+	for i := 0; i < n; i++ {
+		d.children = append(d.children, &node{name: fmt.Sprintf("long file name %06d.txt", i), parent: d})
+	}
+	allocs := testing.AllocsPerRun(1, func() {
+		if err := assignShortNames(d); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Logf("%d names: %.0f allocations", n, allocs)
+	if perName := allocs / float64(n); perName > 20 {
+		t.Errorf("%d names: %.0f allocations, %.1f per name, want at most 20", n, allocs, perName)
+	}
+	seen := map[[11]byte]bool{}
+	for _, c := range d.children {
+		if seen[c.short] {
+			t.Fatalf("short name %s given twice", shortString(c.short))
+		}
+		seen[c.short] = true
+	}
+	if got, want := shortString(d.children[n-1].short), fmt.Sprintf("%s~%d.TXT", "LONGFILE"[:7-len(strconv.Itoa(n))], n); got != want {
+		t.Errorf("last name: %s, want %s", got, want)
 	}
 }
 

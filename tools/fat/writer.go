@@ -7,6 +7,8 @@ import (
 	"io"
 	"sort"
 	"strings"
+
+	"github.com/icos-build/icos/tools/tarpath"
 )
 
 // Options describe the volume to write.
@@ -36,10 +38,11 @@ type Options struct {
 // fit in the volume.
 var ErrNoSpace = errors.New("content does not fit")
 
-// node is a file or directory of the tree being written.
+// node is a file or directory of the tree being written. It holds its own
+// name only, so the tree takes memory linear in the total length of the
+// names however deep it is; pathString rebuilds the path for messages.
 type node struct {
 	name     string // long name (one path component)
-	path     string // canonical path, for messages
 	dir      bool
 	readOnly bool
 	size     int64
@@ -52,6 +55,27 @@ type node struct {
 	short [11]byte
 	ntres uint8
 	lfn   bool
+}
+
+// pathString returns the canonical path of n ("" for the root).
+func (n *node) pathString() string {
+	size := -1
+	for c := n; c.parent != nil; c = c.parent {
+		size += len(c.name) + 1
+	}
+	if size < 0 {
+		return ""
+	}
+	b := make([]byte, size)
+	for c := n; c.parent != nil; c = c.parent {
+		size -= len(c.name)
+		copy(b[size:], c.name)
+		if size > 0 {
+			size--
+			b[size] = '/'
+		}
+	}
+	return string(b)
 }
 
 // Writer writes a FAT volume to an io.WriterAt. Add files and directories,
@@ -74,7 +98,8 @@ type Writer struct {
 	fileClust uint64 // clusters needed by file data, written or not
 	full      bool   // file data stopped fitting: only count from now on
 	buf       []byte
-	err       error // sticky: set by the first failure
+	dirBuf    []byte // reused by writeDir
+	err       error  // sticky: set by the first failure
 	closed    bool
 }
 
@@ -138,16 +163,15 @@ func volumeLabel(s string) ([11]byte, error) {
 }
 
 // lookup walks to the node at a canonical path, creating missing
-// directories when mkdir is set.
+// directories when mkdir is set. It takes time linear in len(p).
 func (w *Writer) lookup(p string, mkdir bool) (*node, error) {
 	n := w.root
 	if p == "" {
 		return n, nil
 	}
-	parts := strings.Split(p, "/")
-	for i, part := range parts {
+	for prefix, part := range tarpath.Prefixes(p) {
 		if !n.dir {
-			return nil, fmt.Errorf("fat: %q: %q is a file, not a directory", p, n.path)
+			return nil, fmt.Errorf("fat: %q: %q is a file, not a directory", p, n.pathString())
 		}
 		c := n.byKey[foldKey(part)]
 		if c == nil {
@@ -155,18 +179,18 @@ func (w *Writer) lookup(p string, mkdir bool) (*node, error) {
 				return nil, nil
 			}
 			var err error
-			if c, err = w.add(n, strings.Join(parts[:i+1], "/"), part, true); err != nil {
+			if c, err = w.add(n, prefix, part, true); err != nil {
 				return nil, err
 			}
 		} else if c.name != part {
-			return nil, fmt.Errorf("fat: %q: collides with %q (FAT names ignore case)", strings.Join(parts[:i+1], "/"), c.path)
+			return nil, fmt.Errorf("fat: %q: collides with %q (FAT names ignore case)", prefix, c.pathString())
 		}
 		n = c
 	}
 	return n, nil
 }
 
-// add creates a child of dir.
+// add creates a child of dir; p is its path, for messages.
 func (w *Writer) add(dir *node, p, name string, isDir bool) (*node, error) {
 	if err := checkLongName(name); err != nil {
 		return nil, fmt.Errorf("fat: %q: %w", p, err)
@@ -175,9 +199,9 @@ func (w *Writer) add(dir *node, p, name string, isDir bool) (*node, error) {
 		if c.name == name {
 			return nil, fmt.Errorf("fat: %q: already exists", p)
 		}
-		return nil, fmt.Errorf("fat: %q: collides with %q (FAT names ignore case)", p, c.path)
+		return nil, fmt.Errorf("fat: %q: collides with %q (FAT names ignore case)", p, c.pathString())
 	}
-	c := &node{name: name, path: p, dir: isDir, parent: dir}
+	c := &node{name: name, dir: isDir, parent: dir}
 	if isDir {
 		c.byKey = map[string]*node{}
 	}
@@ -201,7 +225,7 @@ func (w *Writer) split(p string) (*node, string, error) {
 		return nil, "", err
 	}
 	if !dir.dir {
-		return nil, "", fmt.Errorf("fat: %q: %q is a file, not a directory", p, dir.path)
+		return nil, "", fmt.Errorf("fat: %q: %q is a file, not a directory", p, dir.pathString())
 	}
 	return dir, name, nil
 }
@@ -322,12 +346,12 @@ func (w *Writer) copyData(n *node, r io.Reader) error {
 		b := w.buf[:min(int64(len(w.buf)), left)]
 		if got, err := io.ReadFull(r, b); err != nil {
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return fmt.Errorf("fat: %q: data ends after %d of %d bytes", n.path, n.size-left+int64(got), n.size)
+				return fmt.Errorf("fat: %q: data ends after %d of %d bytes", n.pathString(), n.size-left+int64(got), n.size)
 			}
-			return fmt.Errorf("fat: %q: reading data: %w", n.path, err)
+			return fmt.Errorf("fat: %q: reading data: %w", n.pathString(), err)
 		}
 		if err := w.writeSparse(b, off); err != nil {
-			return fmt.Errorf("fat: %q: %w", n.path, err)
+			return fmt.Errorf("fat: %q: %w", n.pathString(), err)
 		}
 		off += int64(len(b))
 		left -= int64(len(b))
@@ -396,7 +420,7 @@ func (w *Writer) entryCount(d *node) int {
 // 8.3 names first, then generated BASE~N names in name order.
 func assignShortNames(d *node) error {
 	sort.Slice(d.children, func(i, j int) bool { return d.children[i].name < d.children[j].name })
-	taken := map[[11]byte]bool{}
+	t := newTails()
 	var rest []*node
 	for _, c := range d.children {
 		s, ntres, lfn, ok := plainShort(c.name)
@@ -405,15 +429,14 @@ func assignShortNames(d *node) error {
 			continue
 		}
 		c.short, c.ntres, c.lfn = s, ntres, lfn
-		taken[s] = true
+		t.taken[s] = true
 	}
 	for _, c := range rest {
-		s, err := numericTail(c.name, func(s [11]byte) bool { return taken[s] })
+		s, err := t.generate(c.name)
 		if err != nil {
-			return fmt.Errorf("fat: %q: %w", c.path, err)
+			return fmt.Errorf("fat: %q: %w", c.pathString(), err)
 		}
 		c.short, c.lfn = s, true
-		taken[s] = true
 	}
 	return nil
 }
@@ -436,7 +459,7 @@ func (w *Writer) Close() error {
 		}
 		counts[i] = w.entryCount(d)
 		if counts[i] > 65536 {
-			return fmt.Errorf("fat: directory %q needs %d entries, FAT allows 65536", "/"+d.path, counts[i])
+			return fmt.Errorf("fat: directory %q needs %d entries, FAT allows 65536", "/"+d.pathString(), counts[i])
 		}
 		if d == w.root && w.g.Type != FAT32 {
 			if counts[i] > int(w.g.RootEntries) {
@@ -481,7 +504,11 @@ func (w *Writer) writeDir(d *node, count int) error {
 	} else {
 		size, off = int64(d.data.n)*w.g.ClusterBytes(), w.g.ClusterOffset(d.data.start)
 	}
-	b := make([]byte, size)
+	if int64(len(w.dirBuf)) < size {
+		w.dirBuf = make([]byte, size)
+	}
+	b := w.dirBuf[:size]
+	clear(b)
 	p := 0
 	put := func(e dirent) {
 		e.marshal(b[p:p+direntSize], w.ts)
@@ -519,7 +546,7 @@ func (w *Writer) writeDir(d *node, count int) error {
 		put(e)
 	}
 	if _, err := w.dst.WriteAt(b, off); err != nil {
-		return fmt.Errorf("fat: writing directory %q: %w", "/"+d.path, err)
+		return fmt.Errorf("fat: writing directory %q: %w", "/"+d.pathString(), err)
 	}
 	return nil
 }

@@ -233,18 +233,14 @@ func (t *Tree) remove(pattern string) error {
 	if strings.Trim(pat, "/") == "" {
 		return fmt.Errorf("refusing to remove the root directory")
 	}
-	entries, err := t.walk(nil, nil)
-	if err != nil {
-		return err
-	}
-	for _, e := range entries {
-		if ok, _ := path.Match(pat, e.name); ok {
-			if d := t.lookup(tarpath.Parent(e.name)); d != nil {
-				delete(d.children, path.Base(e.name))
-			}
+	return t.visit(nil, nil, func(name string, n *node) (bool, error) {
+		if ok, _ := path.Match(pat, name); ok {
+			// Everything below goes with it: no need to look there.
+			delete(t.lookup(tarpath.Parent(name)).children, path.Base(name))
+			return false, nil
 		}
-	}
-	return nil
+		return true, nil
+	})
 }
 
 func (t *Tree) addFile(f File, baseDir string, mtime int64) error {
@@ -298,7 +294,7 @@ func (t *Tree) writeFile(p string, data []byte, mode int64, uid, gid int, mtime 
 // readFile returns the content of regular file p, following symlinks
 // inside the tree; ok is false when there is no such file.
 func (t *Tree) readFile(p string) (data []byte, ok bool, err error) {
-	_, n := t.resolve(p)
+	n := t.resolve(p)
 	if n == nil || n.ino.typ != tar.TypeReg {
 		return nil, false, nil
 	}
@@ -307,39 +303,48 @@ func (t *Tree) readFile(p string) (data []byte, ok bool, err error) {
 }
 
 // resolve follows symlinks (absolute or relative, at most 40) along the
-// canonical path p and returns the resolved canonical name and its node
-// (nil if it does not exist). ".." at the root stays at the root, as in
-// the kernel.
-func (t *Tree) resolve(p string) (string, *node) {
-	rest := strings.Split(p, "/")
-	cur := ""
-	for hops := 0; len(rest) > 0; {
-		c := rest[0]
-		rest = rest[1:]
+// canonical path p and returns its node (nil if it does not exist). ".."
+// at the root stays at the root, as in the kernel. It walks down from the
+// directories already reached, so the time is linear in the length of p
+// and of the link targets.
+func (t *Tree) resolve(p string) *node {
+	// todo holds the components left, the next one last.
+	var todo []string
+	push := func(s string) {
+		parts := strings.Split(s, "/")
+		for i := len(parts) - 1; i >= 0; i-- {
+			todo = append(todo, parts[i])
+		}
+	}
+	push(p)
+	dirs := []*node{t.root} // the directories from the root down to the current one
+	for hops := 0; len(todo) > 0; {
+		c := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
 		switch c {
 		case "", ".":
 			continue
 		case "..":
-			cur = tarpath.Parent(cur)
+			if len(dirs) > 1 {
+				dirs = dirs[:len(dirs)-1]
+			}
 			continue
 		}
-		next := path.Join(cur, c)
-		n := t.lookup(next)
+		n := dirs[len(dirs)-1].children[c]
 		if n == nil {
-			return next, nil
+			return nil
 		}
 		if n.ino.typ == tar.TypeSymlink {
 			if hops++; hops > 40 {
-				return next, nil
+				return nil
 			}
-			target := n.ino.linkname
-			if strings.HasPrefix(target, "/") {
-				cur = ""
+			if strings.HasPrefix(n.ino.linkname, "/") {
+				dirs = dirs[:1]
 			}
-			rest = append(strings.Split(target, "/"), rest...)
+			push(n.ino.linkname)
 			continue
 		}
-		cur = next
+		dirs = append(dirs, n)
 	}
-	return cur, t.lookup(cur)
+	return dirs[len(dirs)-1]
 }

@@ -107,10 +107,7 @@ func (t *Tree) open(ino *inode) io.Reader { return io.NewSectionReader(t.spool, 
 // followed.
 func (t *Tree) lookup(p string) *node {
 	n := t.root
-	if p == "" {
-		return n
-	}
-	for _, c := range strings.Split(p, "/") {
+	for _, c := range tarpath.Prefixes(p) {
 		if n.children == nil {
 			return nil
 		}
@@ -127,13 +124,7 @@ func (t *Tree) lookup(p string) *node {
 // non-directory on the way is an error.
 func (t *Tree) parentDir(p string) (*node, error) {
 	n := t.root
-	par := tarpath.Parent(p)
-	if par == "" {
-		return n, nil
-	}
-	walked := ""
-	for _, c := range strings.Split(par, "/") {
-		walked = path.Join(walked, c)
+	for walked, c := range tarpath.Prefixes(tarpath.Parent(p)) {
 		next := n.children[c]
 		if next == nil {
 			next = &node{ino: &inode{typ: tar.TypeDir, mode: 0o755}, layer: t.layer, children: map[string]*node{}}
@@ -201,7 +192,7 @@ func (t *Tree) ApplyLayer(r io.Reader) error {
 			return fmt.Errorf("rootfs: layer %d: %w", t.layer, err)
 		}
 		if err := t.applyEntry(h, tr); err != nil {
-			return fmt.Errorf("rootfs: layer %d: entry %q: %w", t.layer, h.Name, err)
+			return fmt.Errorf("rootfs: layer %d: entry %s: %w", t.layer, tarpath.Quote(h.Name), err)
 		}
 	}
 }

@@ -32,39 +32,50 @@ type Stats struct {
 	Bytes     int64 // regular file data
 }
 
-type emitted struct {
-	name string
-	n    *node
-}
-
-// walk lists the tree's entries in tarpath.Less order (parents first,
-// siblings in byte order), leaving out excluded subtrees.
-func (t *Tree) walk(exclude, only []string) ([]emitted, error) {
+// checkPatterns validates path.Match patterns.
+func checkPatterns(exclude []string) error {
 	for _, pat := range exclude {
 		if _, err := path.Match(strings.TrimPrefix(pat, "/"), ""); err != nil {
-			return nil, fmt.Errorf("rootfs: exclude pattern %q: %w", pat, err)
+			return fmt.Errorf("rootfs: exclude pattern %q: %w", pat, err)
 		}
 	}
-	var out []emitted
-	var rec func(prefix string, n *node)
-	rec = func(prefix string, n *node) {
+	return nil
+}
+
+// visit calls f for the tree's entries in tarpath.Less order (parents
+// first, siblings in byte order) with each one's canonical name, leaving
+// out excluded subtrees and, when f returns false, the subtree of that
+// entry. Names are built in one buffer along the walk, so memory stays
+// linear in the size of the tree however deep it is; only the names handed
+// to f are new strings.
+func (t *Tree) visit(exclude, only []string, f func(name string, n *node) (descend bool, err error)) error {
+	var buf []byte
+	var rec func(n *node) error
+	rec = func(n *node) error {
 		for _, name := range sortedChildren(n) {
-			p := name
-			if prefix != "" {
-				p = prefix + "/" + name
+			mark := len(buf)
+			if mark > 0 {
+				buf = append(buf, '/')
 			}
-			if excluded(p, exclude) || !kept(p, only) {
-				continue
+			buf = append(buf, name...)
+			p := string(buf)
+			if !excluded(p, exclude) && kept(p, only) {
+				c := n.children[name]
+				descend, err := f(p, c)
+				if err != nil {
+					return err
+				}
+				if descend && c.children != nil {
+					if err := rec(c); err != nil {
+						return err
+					}
+				}
 			}
-			c := n.children[name]
-			out = append(out, emitted{p, c})
-			if c.children != nil {
-				rec(p, c)
-			}
+			buf = buf[:mark]
 		}
+		return nil
 	}
-	rec("", t.root)
-	return out, nil
+	return rec(t.root)
 }
 
 // kept reports whether p is inside, or a parent of, one of the only
@@ -97,21 +108,20 @@ func excluded(p string, patterns []string) bool {
 // is written as the regular file and the others as links to it.
 func (t *Tree) Write(w io.Writer, opt WriteOptions) (Stats, error) {
 	var st Stats
-	entries, err := t.walk(opt.Exclude, opt.Only)
-	if err != nil {
+	if err := checkPatterns(opt.Exclude); err != nil {
 		return st, err
 	}
 	first := map[*inode]string{}
 	tw := tar.NewWriter(w)
-	for _, e := range entries {
-		ino := e.n.ino
+	err := t.visit(opt.Exclude, opt.Only, func(name string, n *node) (bool, error) {
+		ino := n.ino
 		mtime := ino.mtime
 		if opt.MTime != nil {
 			mtime = *opt.MTime
 		}
 		h := &tar.Header{
 			Typeflag: ino.typ,
-			Name:     e.name,
+			Name:     name,
 			Mode:     ino.mode,
 			Uid:      ino.uid,
 			Gid:      ino.gid,
@@ -133,30 +143,34 @@ func (t *Tree) Write(w io.Writer, opt WriteOptions) (Stats, error) {
 		}
 		if ino.typ != tar.TypeDir {
 			if f, ok := first[ino]; ok {
-				h = &tar.Header{Typeflag: tar.TypeLink, Name: e.name, Linkname: f,
+				h = &tar.Header{Typeflag: tar.TypeLink, Name: name, Linkname: f,
 					Mode: ino.mode, Uid: ino.uid, Gid: ino.gid, ModTime: h.ModTime}
 				st.Hardlinks++
 			} else {
-				first[ino] = e.name
+				first[ino] = name
 				if ino.typ == tar.TypeReg {
 					h.Size = ino.size
 				}
 			}
 		}
 		if err := tw.WriteHeader(h); err != nil {
-			return st, fmt.Errorf("rootfs: write %q: %w", e.name, err)
+			return false, fmt.Errorf("rootfs: write %q: %w", name, err)
 		}
 		if h.Typeflag == tar.TypeReg {
 			if t.buf == nil {
 				t.buf = make([]byte, 1<<20)
 			}
 			if _, err := io.CopyBuffer(struct{ io.Writer }{tw}, struct{ io.Reader }{t.open(ino)}, t.buf); err != nil {
-				return st, fmt.Errorf("rootfs: write %q: %w", e.name, err)
+				return false, fmt.Errorf("rootfs: write %q: %w", name, err)
 			}
 			st.Files++
 			st.Bytes += ino.size
 		}
 		st.Entries++
+		return true, nil
+	})
+	if err != nil {
+		return st, err
 	}
 	if err := tw.Close(); err != nil {
 		return st, fmt.Errorf("rootfs: write: %w", err)

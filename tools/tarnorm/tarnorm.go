@@ -9,7 +9,9 @@
 //     directory (kept only if the input has one, e.g. "./") is "./".
 //   - Missing parent directories are synthesized as mode 0755, owner 0:0
 //     directories, so the output extracts without relying on a tool's
-//     defaults.
+//     defaults. Each is an entry with its full name, so a file N levels
+//     below its nearest named parent adds N entries to the output; names
+//     are at most tarpath.MaxPathLen bytes long, so N is at most 2047.
 //   - mtime is Options.ModTime for every entry; atime and ctime are not
 //     stored at all (they are not part of the ustar header, and storing
 //     them would force a PAX header on every entry). Extraction tools and
@@ -109,6 +111,51 @@ type inode struct {
 	xattrs   map[string]string
 }
 
+// implicitDir is the inode of the parent directories no entry names.
+var implicitDir = &inode{typeflag: tar.TypeDir, mode: 0o755}
+
+// node is a name of the archive in a tree of names: it holds its own
+// component only (as its key in the parent), so memory stays linear in the
+// size of the input however deep the paths are.
+type node struct {
+	ino      *inode           // nil for a parent no entry names
+	children map[string]*node // nil until it has some
+}
+
+// glob is an exclude pattern with the range of '/' counts a name it
+// matches can have.
+type glob struct {
+	pat          string
+	minSl, maxSl int
+}
+
+// newGlob computes the '/' range of a valid pattern: '*' and '?' never
+// match '/', so a match has one '/' for each '/' (escaped or not) of the
+// pattern plus at most one for each character class.
+func newGlob(pat string) glob {
+	g := glob{pat: pat}
+	classes := 0
+	for i := 0; i < len(pat); i++ {
+		switch pat[i] {
+		case '/':
+			g.minSl++
+		case '\\':
+			if i++; i < len(pat) && pat[i] == '/' {
+				g.minSl++
+			}
+		case '[':
+			classes++
+			for i++; i < len(pat) && pat[i] != ']'; i++ {
+				if pat[i] == '\\' {
+					i++
+				}
+			}
+		}
+	}
+	g.maxSl = g.minSl + classes
+	return g
+}
+
 // Normalize reads a tar archive from src and writes its normal form to dst.
 // All of src is read and checked before the first byte is written, so an
 // invalid input produces no output at all.
@@ -171,7 +218,7 @@ func NormalizeFile(output, input string, opts Options) error {
 type normalizer struct {
 	opts     Options
 	mtime    time.Time
-	excludes []string
+	excludes []glob
 	spool    *os.File // created on first use
 	spoolW   *bufio.Writer
 	spoolOff int64
@@ -182,11 +229,11 @@ type normalizer struct {
 	direct     *os.File
 	directBase int64
 	directEnd  int64
-	names      map[string]*inode
+	root       *node // the root's ino is nil unless the input has "./"
 }
 
 func newNormalizer(opts Options) (*normalizer, error) {
-	n := &normalizer{opts: opts, mtime: time.Unix(0, 0), names: map[string]*inode{}}
+	n := &normalizer{opts: opts, mtime: time.Unix(0, 0), root: &node{}}
 	if !opts.ModTime.IsZero() {
 		n.mtime = time.Unix(opts.ModTime.Unix(), 0)
 	}
@@ -196,7 +243,7 @@ func newNormalizer(opts Options) (*normalizer, error) {
 		if _, err := path.Match(g, ""); err != nil || g == "" {
 			return nil, fmt.Errorf("tarnorm: bad exclude pattern %q", g)
 		}
-		n.excludes = append(n.excludes, g)
+		n.excludes = append(n.excludes, newGlob(g))
 	}
 	return n, nil
 }
@@ -236,13 +283,21 @@ func (n *normalizer) close() {
 }
 
 // excluded reports whether a canonical name or one of its parents matches
-// an exclude glob. The root is never excluded.
+// an exclude glob. The root is never excluded. Only the names with as many
+// '/' as a glob can match are tried, so the time is linear in len(name).
 func (n *normalizer) excluded(name string) bool {
-	for p := name; p != ""; p = tarpath.Parent(p) {
-		for _, g := range n.excludes {
-			if ok, _ := path.Match(g, p); ok {
-				return true
+	for _, g := range n.excludes {
+		slashes := 0
+		for p := range tarpath.Prefixes(name) {
+			if slashes > g.maxSl {
+				break
 			}
+			if slashes >= g.minSl {
+				if ok, _ := path.Match(g.pat, p); ok {
+					return true
+				}
+			}
+			slashes++
 		}
 	}
 	return false
@@ -304,7 +359,7 @@ func (n *normalizer) read(src io.Reader) error {
 		if err != nil && !(errors.Is(err, tar.ErrInsecurePath) && hdr != nil) {
 			where := fmt.Sprintf("entry %d", i)
 			if prev != "" {
-				where += fmt.Sprintf(" (after %q)", prev)
+				where += fmt.Sprintf(" (after %s)", tarpath.Quote(prev))
 			}
 			if name, ok := rec.rawName(); ok && err != io.ErrUnexpectedEOF {
 				where = fmt.Sprintf("entry %q (number %d)", name, i)
@@ -316,7 +371,7 @@ func (n *normalizer) read(src io.Reader) error {
 		}
 		prev = hdr.Name
 		if err := n.add(hdr, tr, rec.n); err != nil {
-			return fmt.Errorf("tarnorm: entry %q: %w", hdr.Name, err)
+			return fmt.Errorf("tarnorm: entry %s: %w", tarpath.Quote(hdr.Name), err)
 		}
 	}
 	if rec.n == 0 {
@@ -401,8 +456,8 @@ func (n *normalizer) add(hdr *tar.Header, r io.Reader, dataOff int64) error {
 		if err != nil {
 			return err
 		}
-		t, ok := n.names[target]
-		if !ok {
+		t := n.find(target)
+		if t == nil {
 			return fmt.Errorf("hard link to %q, which is not in the archive before it (or is excluded)", target)
 		}
 		if t.typeflag == tar.TypeDir {
@@ -443,49 +498,75 @@ func (n *normalizer) add(hdr *tar.Header, r io.Reader, dataOff int64) error {
 	return n.bind(name, ino)
 }
 
+// find returns the inode of an entry of the input, or nil.
+func (n *normalizer) find(name string) *inode {
+	e := n.root
+	for _, c := range tarpath.Prefixes(name) {
+		if e = e.children[c]; e == nil {
+			return nil
+		}
+	}
+	return e.ino
+}
+
 // bind records that name refers to ino, replacing any earlier entry.
 func (n *normalizer) bind(name string, ino *inode) error {
-	if _, dup := n.names[name]; dup && n.opts.Strict {
+	e := n.root
+	for _, c := range tarpath.Prefixes(name) {
+		next := e.children[c]
+		if next == nil {
+			if e.children == nil {
+				e.children = map[string]*node{}
+			}
+			next = &node{}
+			e.children[c] = next
+		}
+		e = next
+	}
+	if e.ino != nil && n.opts.Strict {
 		return fmt.Errorf("duplicate path %q", name)
 	}
-	n.names[name] = ino
+	e.ino = ino
 	return nil
 }
 
-// write emits the recorded entries in normal form.
-func (n *normalizer) write(dst io.Writer) error {
-	// Synthesize missing parents; check parents are directories.
-	names := make([]string, 0, len(n.names))
-	for name := range n.names {
-		names = append(names, name)
+// sortedChildren returns the names of e's children in byte order: with
+// parents first, this is the order of tarpath.Less.
+func sortedChildren(e *node) []string {
+	names := make([]string, 0, len(e.children))
+	for c := range e.children {
+		names = append(names, c)
 	}
-	for _, name := range names {
-		for child, p := name, tarpath.Parent(name); child != ""; child, p = p, tarpath.Parent(p) {
-			if p == "" {
-				break // the root is never synthesized
-			}
-			ino, ok := n.names[p]
-			if !ok {
-				n.names[p] = &inode{typeflag: tar.TypeDir, mode: 0o755}
-				continue
-			}
-			if ino.typeflag != tar.TypeDir {
-				return fmt.Errorf("tarnorm: entry %q: parent %q is not a directory", child, p)
-			}
-			break // p was in the input, so its own parents are checked by its own walk
+	sort.Strings(names)
+	return names
+}
+
+// check returns an error if an entry that is not a directory has entries
+// below it (the first such one in output order); path holds the
+// components down to e.
+func check(e *node, path []string) error {
+	for _, c := range sortedChildren(e) {
+		if e.ino != nil && e.ino.typeflag != tar.TypeDir {
+			return fmt.Errorf("tarnorm: entry %q: parent %q is not a directory", strings.Join(append(path, c), "/"), strings.Join(path, "/"))
+		}
+		if err := check(e.children[c], append(path, c)); err != nil {
+			return err
 		}
 	}
-	names = names[:0]
-	for name := range n.names {
-		names = append(names, name)
-	}
-	sort.Slice(names, func(i, j int) bool { return tarpath.Less(names[i], names[j]) })
+	return nil
+}
 
+// write emits the recorded entries in normal form, parents synthesized,
+// walking the tree: names are built in one buffer, so memory stays linear
+// in the input; the output holds each directory's full name.
+func (n *normalizer) write(dst io.Writer) error {
+	if err := check(n.root, nil); err != nil {
+		return err
+	}
 	tw := tar.NewWriter(dst)
 	first := map[*inode]string{}
 	buf := make([]byte, ioBuf)
-	for _, name := range names {
-		ino := n.names[name]
+	emit := func(name string, ino *inode) error {
 		hdr := &tar.Header{
 			Name:     name,
 			Mode:     ino.mode,
@@ -505,7 +586,7 @@ func (n *normalizer) write(dst io.Writer) error {
 			if err := tw.WriteHeader(hdr); err != nil {
 				return fmt.Errorf("tarnorm: entry %q: %w", name, err)
 			}
-			continue
+			return nil
 		}
 		if ino.typeflag != tar.TypeDir {
 			first[ino] = name
@@ -536,6 +617,39 @@ func (n *normalizer) write(dst io.Writer) error {
 				return fmt.Errorf("tarnorm: entry %q: input changed while normalizing: read %d of %d bytes", name, k, ino.size)
 			}
 		}
+		return nil
+	}
+	var path []byte
+	var walk func(e *node) error
+	walk = func(e *node) error {
+		for _, c := range sortedChildren(e) {
+			mark := len(path)
+			if mark > 0 {
+				path = append(path, '/')
+			}
+			path = append(path, c...)
+			child := e.children[c]
+			ino := child.ino
+			if ino == nil {
+				ino = implicitDir
+			}
+			if err := emit(string(path), ino); err != nil {
+				return err
+			}
+			if err := walk(child); err != nil {
+				return err
+			}
+			path = path[:mark]
+		}
+		return nil
+	}
+	if n.root.ino != nil {
+		if err := emit("", n.root.ino); err != nil {
+			return err
+		}
+	}
+	if err := walk(n.root); err != nil {
+		return err
 	}
 	if err := tw.Close(); err != nil {
 		return fmt.Errorf("tarnorm: %w", err)

@@ -10,6 +10,8 @@ package tarpath
 import (
 	"errors"
 	"fmt"
+	"iter"
+	"strconv"
 	"strings"
 )
 
@@ -20,32 +22,81 @@ var ErrUnsafe = errors.New("unsafe path")
 // VFAT limit).
 const MaxNameLen = 255
 
+// MaxPathLen is the longest canonical name accepted, in bytes: the
+// absolute path "/" + name with its terminating NUL then fits in the
+// kernel's PATH_MAX (4096), so every accepted name can be opened as one
+// path on the mounted filesystem. It also bounds the depth of a tree at
+// 2047 levels, which keeps the work of the tools that write every parent
+// directory (whose output holds each one's full name) proportionate.
+const MaxPathLen = 4094
+
 // Clean returns the canonical form of a tar entry name. A leading "./" and
 // a trailing "/" are removed, as are empty and "." components. Absolute
-// names, ".." components, NUL bytes and components longer than MaxNameLen
-// are rejected.
+// names, ".." components, NUL bytes, components longer than MaxNameLen and
+// canonical names longer than MaxPathLen are rejected. It takes time and
+// memory linear in len(name), and a name already canonical is returned
+// without a copy.
 func Clean(name string) (string, error) {
 	if strings.IndexByte(name, 0) >= 0 {
-		return "", fmt.Errorf("%w: %q: contains a NUL byte", ErrUnsafe, name)
+		return "", fmt.Errorf("%w: %s: contains a NUL byte", ErrUnsafe, Quote(name))
 	}
 	if strings.HasPrefix(name, "/") {
-		return "", fmt.Errorf("%w: %q: absolute path", ErrUnsafe, name)
+		return "", fmt.Errorf("%w: %s: absolute path", ErrUnsafe, Quote(name))
 	}
-	parts := strings.Split(name, "/")
-	out := parts[:0]
-	for _, p := range parts {
+	// Until a component is dropped the canonical name is name[:size];
+	// from then on it is built in b.
+	var b []byte
+	size := 0
+	for rest := name; ; {
+		p, tail, more := strings.Cut(rest, "/")
 		switch p {
 		case "", ".":
-			continue
+			if b == nil {
+				b = append(make([]byte, 0, len(name)), name[:size]...)
+			}
 		case "..":
-			return "", fmt.Errorf("%w: %q: contains a \"..\" component", ErrUnsafe, name)
+			return "", fmt.Errorf("%w: %s: contains a \"..\" component", ErrUnsafe, Quote(name))
+		default:
+			if len(p) > MaxNameLen {
+				return "", fmt.Errorf("%w: %s: component longer than %d bytes", ErrUnsafe, Quote(name), MaxNameLen)
+			}
+			if size > 0 {
+				size++
+			}
+			size += len(p)
+			if size > MaxPathLen {
+				return "", fmt.Errorf("%w: %s: path longer than %d bytes (PATH_MAX)", ErrUnsafe, Quote(name), MaxPathLen)
+			}
+			if b != nil {
+				if len(b) > 0 {
+					b = append(b, '/')
+				}
+				b = append(b, p...)
+			}
 		}
-		if len(p) > MaxNameLen {
-			return "", fmt.Errorf("%w: %q: component longer than %d bytes", ErrUnsafe, name, MaxNameLen)
+		if !more {
+			break
 		}
-		out = append(out, p)
+		rest = tail
 	}
-	return strings.Join(out, "/"), nil
+	if b == nil {
+		return name, nil // every component was kept: name is canonical
+	}
+	return string(b), nil
+}
+
+// quoteMax is the length above which Quote shortens a name.
+const quoteMax = 256
+
+// Quote returns name quoted for an error message, like %q. A name longer
+// than 256 bytes is shortened to its first and last 100 bytes around the
+// count of bytes left out, so a hostile name cannot blow up a message.
+func Quote(name string) string {
+	if len(name) <= quoteMax {
+		return strconv.Quote(name)
+	}
+	const keep = 100
+	return fmt.Sprintf("%q...(%d bytes)...%q", name[:keep], len(name)-2*keep, name[len(name)-keep:])
 }
 
 // CleanHardlink returns the canonical form of a hard link's target. Hard link
@@ -76,6 +127,27 @@ func CheckSymlink(entry, target string) error {
 		return fmt.Errorf("%w: symlink %q: target of %d bytes is too long", ErrUnsafe, entry, len(target))
 	}
 	return nil
+}
+
+// Prefixes iterates over the components of a canonical name, yielding for
+// each the name up to and including it, and the component: "a/b" yields
+// ("a", "a") then ("a/b", "b"); the root yields nothing. Both are
+// substrings of name, so a walk down a tree costs time linear in len(name)
+// and no allocation.
+func Prefixes(name string) iter.Seq2[string, string] {
+	return func(yield func(prefix, component string) bool) {
+		for end := 0; end < len(name); {
+			start := end
+			if start > 0 {
+				start++ // past the '/'
+			}
+			c, _, _ := strings.Cut(name[start:], "/")
+			end = start + len(c)
+			if !yield(name[:end], c) {
+				return
+			}
+		}
+	}
 }
 
 // Parent returns the canonical parent of a canonical name ("" for top-level
