@@ -205,3 +205,36 @@ func TestReaderBad(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkReader decompresses 3 MiB of mixed data with a bare decoder and
+// with a Reader, which adds the frame checks and a buffer.
+func BenchmarkReader(b *testing.B) {
+	in := testInput(b)
+	z, _ := compress(b, in, Options{Concurrency: 1}, 1<<20)
+	b.Run("decoder", func(b *testing.B) {
+		b.SetBytes(int64(len(in)))
+		for i := 0; i < b.N; i++ {
+			d, err := zstd.NewReader(bytes.NewReader(z), zstd.WithDecoderConcurrency(1))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.Copy(io.Discard, d); err != nil {
+				b.Fatal(err)
+			}
+			d.Close()
+		}
+	})
+	b.Run("Reader", func(b *testing.B) {
+		b.SetBytes(int64(len(in)))
+		for i := 0; i < b.N; i++ {
+			r, err := NewReader(bytes.NewReader(z))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.Copy(io.Discard, r); err != nil {
+				b.Fatal(err)
+			}
+			r.Close()
+		}
+	})
+}
