@@ -104,9 +104,9 @@ var stateNames = [...]string{
 }
 
 const (
-	frameMagic        = 0xFD2FB528
-	skippableMagic    = 0x184D2A50 // low 4 bits are free
-	skippableMagicMsk = 0xFFFFFFF0
+	frameMagic     = 0xFD2FB528
+	skippableMagic = 0x184D2A50 // low 4 bits are free
+	skippableMask  = 0xFFFFFFF0
 )
 
 // scanner passes the compressed input through to the decoder and follows
@@ -116,15 +116,14 @@ type scanner struct {
 	r      io.Reader
 	off    int64 // bytes passed through
 	state  int
-	need   int64   // bytes still to come in the current part
-	buf    [4]byte // the current part's bytes, for the fixed-size parts
-	nbuf   int
-	frames int   // complete frames, skippable ones included
-	unit   int64 // offset of the current frame, block or checksum
-	cur    int64 // unit of the last byte passed through
-	last   bool  // the current block is the frame's last
-	crc    bool  // the current frame has a content checksum
-	eof    bool  // r returned io.EOF
+	need   int64   // size of a fixed-size part; bytes to come of another
+	buf    [4]byte // the bytes of a fixed-size part
+	nbuf   int     // how many of them have come
+	frames int     // complete frames, skippable ones included
+	unit   int64   // offset of the current frame, block or checksum
+	cur    int64   // unit of the last byte passed through
+	last   bool    // the current block is the frame's last
+	crc    bool    // the current frame has a content checksum
 	err    error
 }
 
@@ -141,7 +140,6 @@ func (s *scanner) Read(p []byte) (int, error) {
 	}
 	switch {
 	case err == io.EOF:
-		s.eof = true
 		if !s.complete() {
 			s.err = s.truncated()
 			return n, s.err
@@ -209,7 +207,7 @@ func (s *scanner) next() error {
 		switch {
 		case m == frameMagic:
 			s.start(stFrameHeader, 1)
-		case m&skippableMagicMsk == skippableMagic:
+		case m&skippableMask == skippableMagic:
 			s.start(stSkipSize, 4)
 		default:
 			return fmt.Errorf("zst: offset %d: %w: bytes %x are not a zstd frame", s.unit, ErrCorrupt, s.buf[:4])
