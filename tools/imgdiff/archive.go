@@ -14,9 +14,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/klauspost/compress/zstd"
-
 	"github.com/icos-build/icos/tools/outfile"
+	"github.com/icos-build/icos/tools/zst"
 )
 
 // member is one entry of an unpacked archive.
@@ -44,9 +43,9 @@ func unpack(f *os.File, dir string) (*archive, error) {
 	a := &archive{compression: "none", members: map[string]*member{}}
 	var r io.Reader = br
 	if bytes.Equal(magic, []byte{0x28, 0xB5, 0x2F, 0xFD}) {
-		d, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1))
+		d, err := zst.NewReader(br)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", f.Name(), err)
 		}
 		defer d.Close()
 		r = d

@@ -1,10 +1,12 @@
 package imgdiff
 
 import (
+	"archive/tar"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -21,6 +23,7 @@ import (
 	"github.com/icos-build/icos/tools/gpt"
 	"github.com/icos-build/icos/tools/imgdiff/internal/testimg"
 	"github.com/icos-build/icos/tools/packdisk"
+	"github.com/icos-build/icos/tools/zst"
 )
 
 // fixtures builds the images the tests compare, once per test binary run.
@@ -608,5 +611,53 @@ func TestDiffRepeatable(t *testing.T) {
 	}
 	if reports[0] != reports[1] || !strings.Contains(reports[0], "file /etc/y: only in A") {
 		t.Errorf("reports differ or miss a line:\n%s\n---\n%s", reports[0], reports[1])
+	}
+}
+
+// TestUnpackBadZstd: a tar.zst cut short (halfway, just before or inside
+// the content checksum) or with bytes after its last frame fails to
+// unpack, naming the file and the compressed offset.
+func TestUnpackBadZstd(t *testing.T) {
+	var tarBuf bytes.Buffer
+	tw := tar.NewWriter(&tarBuf)
+	data := bytes.Repeat([]byte("member data "), 20000)
+	tw.WriteHeader(&tar.Header{Name: "boot.img", Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg})
+	tw.Write(data)
+	tw.Close()
+	tarBuf.Write(make([]byte, 8192)) // record padding, as GNU tar writes it
+	var z bytes.Buffer
+	zw, err := zst.NewWriter(&z, zst.Options{Level: 1, Concurrency: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write(tarBuf.Bytes())
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	n := z.Len()
+	cases := []struct {
+		name string
+		in   []byte
+		want error
+		off  int
+	}{
+		{"cut in the tar", z.Bytes()[:n/2], zst.ErrTruncated, n / 2},
+		{"cut before the checksum", z.Bytes()[:n-4], zst.ErrTruncated, n - 4},
+		{"cut in the checksum", z.Bytes()[:n-1], zst.ErrTruncated, n - 1},
+		{"trailing zeros", append(append([]byte{}, z.Bytes()...), make([]byte, 16)...), zst.ErrCorrupt, n},
+	}
+	dir := t.TempDir()
+	for i, tc := range cases {
+		p := filepath.Join(dir, fmt.Sprintf("in%d.tar.zst", i))
+		testimg.WriteFile(t, p, tc.in)
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = unpack(f, t.TempDir())
+		f.Close()
+		if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), p+": ") || !strings.Contains(err.Error(), fmt.Sprintf("zst: offset %d: ", tc.off)) {
+			t.Errorf("%s: err = %v, want %v at offset %d naming %s", tc.name, err, tc.want, tc.off, p)
+		}
 	}
 }

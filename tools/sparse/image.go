@@ -9,7 +9,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/klauspost/compress/zstd"
+	"github.com/icos-build/icos/tools/zst"
 )
 
 // CopyBufferSize is the size of the reads and largest writes of CopySparse.
@@ -22,14 +22,15 @@ var ErrTooLarge = errors.New("image larger than its destination")
 // zstd-compressed when the file name ends in ".zst" (decompressed while
 // streaming); or, when it ends in ".img.tar.zst", a zstd-compressed tar
 // holding just that image (as our sparse archives do), whose holes cost
-// nothing to decompress.
+// nothing to decompress. Compressed input is checked to its end (see
+// zst.Reader): reading a truncated or corrupt file fails, never ends early.
 type Image struct {
 	io.Reader
 	Path string // file name
 	Size int64  // uncompressed size, or -1 when only known after reading
 
 	f   *os.File
-	dec *zstd.Decoder
+	dec *zst.Reader
 }
 
 // OpenImage opens the image at path.
@@ -49,7 +50,7 @@ func OpenImage(path string) (*Image, error) {
 	}
 	img := &Image{Reader: f, Path: path, Size: st.Size(), f: f}
 	if strings.HasSuffix(path, ".zst") {
-		dec, err := zstd.NewReader(f, zstd.WithDecoderConcurrency(1))
+		dec, err := zst.NewReader(f)
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("image: %s: %w", path, err)
@@ -65,7 +66,7 @@ func OpenImage(path string) (*Image, error) {
 				img.Close()
 				return nil, fmt.Errorf("image: %s: %w", path, err)
 			}
-			img.Reader, img.Size = &oneEntry{tr: tr, path: path}, hdr.Size
+			img.Reader, img.Size = &oneEntry{tr: tr, rest: dec, path: path}, hdr.Size
 		}
 	}
 	return img, nil
@@ -82,19 +83,26 @@ func ImageName(path string) string {
 }
 
 // oneEntry reads the single entry of an image archive; a second entry is
-// an error.
+// an error. At the end of the entry it reads the rest of the compressed
+// stream (what follows the tar's end, usually zero padding), so that the
+// whole stream is checked.
 type oneEntry struct {
 	tr   *tar.Reader
+	rest io.Reader // the decompressed tar stream
 	path string
 }
 
 func (o *oneEntry) Read(p []byte) (int, error) {
 	n, err := o.tr.Read(p)
 	if err == io.EOF {
-		if _, nerr := o.tr.Next(); nerr != io.EOF {
-			if nerr == nil {
-				nerr = errors.New("more than one entry")
-			}
+		_, nerr := o.tr.Next()
+		switch nerr {
+		case io.EOF:
+			_, nerr = io.Copy(io.Discard, o.rest)
+		case nil:
+			nerr = errors.New("more than one entry")
+		}
+		if nerr != nil {
 			return n, fmt.Errorf("image: %s: %w", o.path, nerr)
 		}
 	}
@@ -113,15 +121,17 @@ func (img *Image) Close() error {
 // reads CopyBufferSize bytes at a time and writes each run of non-zero
 // BlockSize blocks with one WriteAt, skipping all-zero blocks, so the
 // destination (a fresh file, which reads as zeros) keeps holes where the
-// image has zeros. It returns the number of bytes read. If r holds more
-// than limit bytes, it reads r to the end to learn its size and returns an
-// error wrapping ErrTooLarge naming both sizes.
+// image has zeros. It returns the number of bytes read. Only io.EOF ends
+// the input: any other error of r, io.ErrUnexpectedEOF included, is
+// returned. If r holds more than limit bytes, it reads r to the end to
+// learn its size and returns an error wrapping ErrTooLarge naming both
+// sizes.
 func CopySparse(w io.WriterAt, off, limit int64, r io.Reader) (int64, error) {
 	buf := make([]byte, CopyBufferSize)
 	zero := make([]byte, BlockSize)
 	var total int64
 	for {
-		n, rerr := io.ReadFull(r, buf)
+		n, rerr := fill(r, buf)
 		if n > 0 {
 			if total+int64(n) > limit {
 				rest, err := io.Copy(io.Discard, r)
@@ -135,13 +145,28 @@ func CopySparse(w io.WriterAt, off, limit int64, r io.Reader) (int64, error) {
 			}
 			total += int64(n)
 		}
-		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+		if rerr == io.EOF {
 			return total, nil
 		}
 		if rerr != nil {
 			return total, rerr
 		}
 	}
+}
+
+// fill reads from r until buf is full or r fails. Unlike io.ReadFull it
+// returns r's errors unchanged: io.EOF for the end of the input, and an
+// io.ErrUnexpectedEOF of r's own (a truncated stream) as the error it is.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		k, err := r.Read(buf[n:])
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // writeNonZero writes the runs of non-zero blocks of b at off.

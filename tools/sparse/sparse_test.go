@@ -3,6 +3,8 @@ package sparse
 import (
 	"archive/tar"
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
 	"math/rand"
 	"os"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	"github.com/icos-build/icos/tools/internal/testutil"
+	"github.com/icos-build/icos/tools/zst"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -427,4 +430,95 @@ func TestOpenImageArchive(t *testing.T) {
 	if got := ImageName("boot.img.zst"); got != "boot.img" {
 		t.Errorf("ImageName = %q", got)
 	}
+}
+
+// TestOpenImageCut: a truncated compressed image (.zst or .img.tar.zst),
+// one with bytes after its last frame, and an .img.tar.zst whose tar is
+// cut short inside a complete zstd stream all fail while copying, as
+// `zstd -t` rejects the files; the intact files copy whole.
+func TestOpenImageCut(t *testing.T) {
+	img := make([]byte, 3*mib)
+	copy(img[mib:], bytes.Repeat([]byte("partition data "), 4096))
+	copy(img[len(img)-4096:], bytes.Repeat([]byte("tail"), 1024))
+	var tarBuf bytes.Buffer
+	tw := tar.NewWriter(&tarBuf)
+	tw.WriteHeader(&tar.Header{Name: "root.img", Mode: 0o644, Size: int64(len(img)), Typeflag: tar.TypeReg})
+	tw.Write(img)
+	tw.Close()
+	compress := func(b []byte) []byte {
+		var out bytes.Buffer
+		w, err := zst.NewWriter(&out, zst.Options{Level: 1, Concurrency: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(b)
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return out.Bytes()
+	}
+	raw := compress(img)
+	archive := compress(tarBuf.Bytes())
+	tarCut := compress(tarBuf.Bytes()[:tarBuf.Len()-1536-4096]) // ends 4 KiB before the image does
+
+	zstdBin := testutil.Tool(t, "zstd", "zstd")
+	dir := t.TempDir()
+	type input struct {
+		name  string
+		data  []byte
+		valid bool
+	}
+	var inputs []input
+	for _, base := range []struct {
+		name string
+		data []byte
+	}{{"root.img.zst", raw}, {"root.img.tar.zst", archive}} {
+		n := len(base.data)
+		inputs = append(inputs, input{base.name, base.data, true})
+		for _, cut := range []int{0, 1, 4, 6, n / 3, n / 2, n - 10, n - 5, n - 4, n - 3, n - 1} {
+			inputs = append(inputs, input{fmt.Sprintf("cut%d-%s", cut, base.name), base.data[:cut], false})
+		}
+		inputs = append(inputs,
+			input{"trailing-x-" + base.name, append(append([]byte{}, base.data...), 'x'), false},
+			input{"trailing-zeros-" + base.name, append(append([]byte{}, base.data...), 0, 0, 0, 0), false})
+	}
+	inputs = append(inputs, input{"tarcut-root.img.tar.zst", tarCut, true}) // valid zstd, short tar
+	for _, in := range inputs {
+		p := filepath.Join(dir, in.name)
+		if err := os.WriteFile(p, in.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		zerr := exec.Command(zstdBin, "-t", "-q", p).Run()
+		if (zerr == nil) != in.valid {
+			t.Fatalf("%s: zstd -t: %v, want valid %v", in.name, zerr, in.valid)
+		}
+		out, err := os.Create(filepath.Join(dir, "out"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := copyImageFile(p, out)
+		out.Close()
+		switch {
+		case in.name == "tarcut-root.img.tar.zst":
+			if !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Errorf("%s: copied %d bytes, err = %v, want io.ErrUnexpectedEOF", in.name, n, err)
+			}
+		case in.valid:
+			if err != nil || n != int64(len(img)) {
+				t.Errorf("%s: copied %d bytes, err = %v", in.name, n, err)
+			}
+		case !errors.Is(err, zst.ErrTruncated) && !errors.Is(err, zst.ErrCorrupt):
+			t.Errorf("%s: copied %d of %d bytes, err = %v, want a zst error", in.name, n, len(img), err)
+		}
+	}
+}
+
+// copyImageFile opens the image at p and copies it to w.
+func copyImageFile(p string, w io.WriterAt) (int64, error) {
+	img, err := OpenImage(p)
+	if err != nil {
+		return 0, err
+	}
+	defer img.Close()
+	return CopySparse(w, 0, 1<<40, img)
 }

@@ -2,7 +2,9 @@
 // so that the output depends only on the input bytes and the level: never on
 // the number of CPUs, the concurrency setting or how the input is split into
 // Write calls. It also hashes the compressed bytes while writing them, so a
-// caller gets the SHA-256 of its .zst output without reading it back.
+// caller gets the SHA-256 of its .zst output without reading it back. Its
+// Reader decompresses zstd input checked to its end, so that a truncated
+// or padded file is an error, never a shorter result.
 //
 // Determinism rests on two choices: the encoder is a plain streaming encoder
 // (WithConcurrentBlocks is never enabled: with it, block boundaries and
