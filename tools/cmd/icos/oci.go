@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -79,6 +81,9 @@ func ociFromTar(c *cli.Context) error {
 	if err := p.AppendImage(img); err != nil {
 		return fmt.Errorf("oci from-tar: %w", err)
 	}
+	if err := fixedModes(tmp.Name()); err != nil {
+		return fmt.Errorf("oci from-tar: %w", err)
+	}
 	if err := tmp.Commit(); err != nil {
 		return fmt.Errorf("oci from-tar: %w", err)
 	}
@@ -88,4 +93,20 @@ func ociFromTar(c *cli.Context) error {
 	}
 	fmt.Fprintln(c.App.Writer, d)
 	return nil
+}
+
+// fixedModes gives every directory under root mode 0755 and every file
+// 0644: go-containerregistry's layout writer leaves them to the umask, and
+// an output's modes must not depend on who ran the build.
+func fixedModes(root string) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		mode := os.FileMode(0o644)
+		if d.IsDir() {
+			mode = 0o755
+		}
+		return os.Chmod(p, mode)
+	})
 }

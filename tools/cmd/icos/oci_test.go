@@ -4,9 +4,13 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -126,5 +130,51 @@ func TestRootfsRejectsTamperedLayer(t *testing.T) {
 				t.Fatal("output left behind")
 			}
 		})
+	}
+}
+
+// TestOCIFromTarModes: the layout's directories and files get the same
+// modes whatever the umask of the run.
+func TestOCIFromTarModes(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "rootfs.tar")
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: "f", Mode: 0o644, Size: 1})
+	tw.Write([]byte("x"))
+	tw.Close()
+	if err := os.WriteFile(in, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	modes := func(umask int) string {
+		old := syscall.Umask(umask)
+		defer syscall.Umask(old)
+		dest := filepath.Join(dir, fmt.Sprintf("layout-%03o", umask))
+		app := newApp()
+		app.Writer = io.Discard
+		if err := app.Run([]string{"icos", "oci", "from-tar", "-i", in, "-o", dest}); err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		filepath.WalkDir(dest, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			fi, err := d.Info()
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(dest, p)
+			fmt.Fprintf(&b, "%s %v\n", rel, fi.Mode())
+			return nil
+		})
+		return b.String()
+	}
+	a, b := modes(0o022), modes(0o077)
+	if a != b {
+		t.Fatalf("modes differ between umask 022 and 077:\n%s\nvs\n%s", a, b)
+	}
+	if !strings.Contains(a, "oci-layout -rw-r--r--") {
+		t.Fatalf("oci-layout mode not 0644:\n%s", a)
 	}
 }
