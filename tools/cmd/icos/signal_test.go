@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -22,7 +23,32 @@ func TestMain(m *testing.M) {
 		main()
 		os.Exit(0)
 	}
+	// Children inherit ignored signals (and icos rightly keeps them
+	// ignored), so a test run started under nohup or by a runner that
+	// ignores SIGHUP would see its signalled children never end. Catching
+	// such a signal here (and dropping it, as ignoring did) makes the
+	// children start with the default disposition.
+	for _, sig := range []os.Signal{syscall.SIGHUP, syscall.SIGINT, syscall.SIGTERM} {
+		if signal.Ignored(sig) {
+			signal.Notify(make(chan os.Signal, 1), sig)
+		}
+	}
 	os.Exit(m.Run())
+}
+
+// waitBounded waits for cmd to end; a run still going after a minute is
+// killed and the test fails (a hang, not a measurement).
+func waitBounded(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("%q did not end within a minute of its signal", cmd.Args)
+	}
 }
 
 // icosCmd returns an icos process (the test binary as icos) running args.
@@ -111,7 +137,7 @@ func TestSignalRemovesTemps(t *testing.T) {
 				if err := cmd.Process.Signal(sig); err != nil {
 					t.Fatal(err)
 				}
-				cmd.Wait()
+				waitBounded(t, cmd)
 				if got, want := cmd.ProcessState.ExitCode(), 128+int(sig); got != want {
 					t.Errorf("exit status %d (%v), want %d", got, cmd.ProcessState, want)
 				}
@@ -142,7 +168,7 @@ func TestIgnoredSignalStaysIgnored(t *testing.T) {
 			startBlocked(t, dir, cmd)
 			cmd.Process.Signal(sig)
 			cmd.Process.Signal(syscall.SIGTERM)
-			cmd.Wait()
+			waitBounded(t, cmd)
 			if got, want := cmd.ProcessState.ExitCode(), 128+int(syscall.SIGTERM); got != want {
 				t.Errorf("exit status %d (%v), want %d", got, cmd.ProcessState, want)
 			}
