@@ -9,15 +9,14 @@ import (
 	"github.com/icos-build/icos/tools/tarnorm"
 )
 
-// errEmptyTar is the error for a tar input of no bytes at all. archive/tar
-// reads such a stream as an archive without entries, so an empty image
-// would follow silently; GNU tar rejects it ("This does not look like a tar
-// archive"), and so do we. An archive of just the two zero end blocks
-// stays valid.
-var errEmptyTar = errors.New("empty input, not a tar")
+// An empty tar input is refused with tarnorm.ErrEmpty, the same error tar
+// normalize gives: archive/tar reads a stream of no bytes as an archive
+// without entries, so an empty image would follow silently; GNU tar rejects
+// it ("This does not look like a tar archive"), and so do we. An archive of
+// just the two zero end blocks stays valid.
 
 // openTar opens the tar named by an --input flag ("-" is standard input).
-// Reading it fails with errEmptyTar when the stream ends before its first
+// Reading it fails with tarnorm.ErrEmpty when the stream ends before its first
 // byte; name the input in that error with emptyTarError. close releases
 // the file.
 func openTar(name string) (r io.Reader, close func(), err error) {
@@ -33,7 +32,7 @@ func openTar(name string) (r io.Reader, close func(), err error) {
 	return &nonEmptyReader{r: f}, close, nil
 }
 
-// nonEmptyReader reports errEmptyTar instead of io.EOF when its stream
+// nonEmptyReader reports tarnorm.ErrEmpty instead of io.EOF when its stream
 // has no bytes at all.
 type nonEmptyReader struct {
 	r    io.Reader
@@ -46,7 +45,7 @@ func (e *nonEmptyReader) Read(p []byte) (int, error) {
 		e.seen = true
 	}
 	if err == io.EOF && !e.seen {
-		return n, errEmptyTar
+		return n, tarnorm.ErrEmpty
 	}
 	return n, err
 }
@@ -55,10 +54,10 @@ func (e *nonEmptyReader) Read(p []byte) (int, error) {
 // (from openTar or tarnorm) one naming the command and the input:
 // "CMD: FILE: empty input, not a tar".
 func emptyTarError(cmd, input string, err error) error {
-	if !errors.Is(err, errEmptyTar) && !errors.Is(err, tarnorm.ErrEmpty) {
+	if !errors.Is(err, tarnorm.ErrEmpty) {
 		return err
 	}
-	return fmt.Errorf("%s: %s: %w", cmd, inputName(input), errEmptyTar)
+	return fmt.Errorf("%s: %s: %w", cmd, inputName(input), tarnorm.ErrEmpty)
 }
 
 // inputName names an --input in messages: the path, or "standard input"
