@@ -23,8 +23,8 @@ type ArchiveIndex struct {
 	versions map[string][]string // package name -> versions listed (sorted, unique)
 }
 
-// NewArchiveIndex returns the index of the given Packages index stanzas.
-func NewArchiveIndex(sums map[debKey]string) *ArchiveIndex {
+// newArchiveIndex returns the index of the checksums parseIndex read.
+func newArchiveIndex(sums map[debKey]string) *ArchiveIndex {
 	idx := &ArchiveIndex{sums: sums, versions: map[string][]string{}}
 	for k := range sums {
 		if !contains(idx.versions[k.name], k.version) {
@@ -136,5 +136,5 @@ func FetchArchiveIndex(aptRoot string, d Debian, tmpDir string) (*ArchiveIndex, 
 			sums[k] = v
 		}
 	}
-	return NewArchiveIndex(sums), nil
+	return newArchiveIndex(sums), nil
 }
