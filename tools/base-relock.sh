@@ -50,11 +50,12 @@ for lock in "${locks[@]}"; do
 	variant=prod
 	[[ $(basename "$lock") == base-dev.lock.json ]] && variant=dev
 	t1=$SECONDS
-	"$bin" base bump --no-check --os "$os" --variant "$variant" --tmpdir "$tmp" 2> "$tmp/bump.log" || {
+	# bump prints the new digest on stdout, its progress on stderr.
+	digest=$("$bin" base bump --no-check --os "$os" --variant "$variant" --tmpdir "$tmp" 2> "$tmp/bump.log") || {
 		cat "$tmp/bump.log" >&2
 		exit 1
 	}
-	echo "base-relock: $lock -> $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["image"]["digest"])' "$lock") ($((SECONDS - t1)) s)"
+	echo "base-relock: $lock -> $digest ($((SECONDS - t1)) s)"
 done
 echo "base-relock: re-locked ${#locks[@]} base locks in $((SECONDS - t0)) s"
 git --no-pager diff --stat -- "$builder" "${locks[@]}"
