@@ -22,7 +22,7 @@ import (
 	"github.com/icos-build/icos/tools/fat"
 	"github.com/icos-build/icos/tools/gpt"
 	"github.com/icos-build/icos/tools/imgdiff/internal/testimg"
-	"github.com/icos-build/icos/tools/packdisk"
+	"github.com/icos-build/icos/tools/pack"
 	"github.com/icos-build/icos/tools/zst"
 )
 
@@ -350,8 +350,8 @@ func TestDiff(t *testing.T) {
 				imgs := map[string]string{"esp": f.vfat, "root": f.ext4}
 				a := filepath.Join(t.TempDir(), "disk-img.tar.zst")
 				b := filepath.Join(t.TempDir(), "disk-img.tar.zst")
-				pack(t, a, packdisk.Options{NameInTar: "disk.img"}, f.disk(t, "disk-a.img", csvA, imgs))
-				pack(t, b, packdisk.Options{NameInTar: "disk.img"}, f.disk(t, "disk-b.img", csvB, imgs))
+				packFiles(t, a, pack.Options{NameInTar: "disk.img"}, f.disk(t, "disk-a.img", csvA, imgs))
+				packFiles(t, b, pack.Options{NameInTar: "disk.img"}, f.disk(t, "disk-b.img", csvB, imgs))
 				return pair{a, b}
 			},
 			want: []string{
@@ -367,8 +367,8 @@ func TestDiff(t *testing.T) {
 				testimg.Debugfs(t, root, true, "sif /usr/bin/x uid 7")
 				a := filepath.Join(t.TempDir(), "update-img.tar.zst")
 				b := filepath.Join(t.TempDir(), "update-img.tar.zst")
-				pack(t, a, packdisk.Options{}, f.ext4, f.vfat, f.version(t, "a", "1.0.0\n"))
-				pack(t, b, packdisk.Options{}, root, f.vfat, f.version(t, "b", "1.0.1\n"))
+				packFiles(t, a, pack.Options{}, f.ext4, f.vfat, f.version(t, "a", "1.0.0\n"))
+				packFiles(t, b, pack.Options{}, root, f.vfat, f.version(t, "b", "1.0.1\n"))
 				return pair{a, b}
 			},
 			want: []string{
@@ -383,8 +383,8 @@ func TestDiff(t *testing.T) {
 			make: func(t *testing.T) pair {
 				a := filepath.Join(dir, "a.tar.zst")
 				b := filepath.Join(dir, "b.tar.zst")
-				pack(t, a, packdisk.Options{Level: 1}, f.ext4, f.vfat)
-				pack(t, b, packdisk.Options{Level: 19}, f.ext4, f.vfat)
+				packFiles(t, a, pack.Options{Level: 1}, f.ext4, f.vfat)
+				packFiles(t, b, pack.Options{Level: 19}, f.ext4, f.vfat)
 				return pair{a, b}
 			},
 			want: []string{
@@ -395,7 +395,7 @@ func TestDiff(t *testing.T) {
 			name: "tar against tar.zst",
 			make: func(t *testing.T) pair {
 				a := filepath.Join(dir, "c.tar.zst")
-				pack(t, a, packdisk.Options{}, f.ext4, f.version(t, "c", "1.0.0\n"))
+				packFiles(t, a, pack.Options{}, f.ext4, f.version(t, "c", "1.0.0\n"))
 				b := filepath.Join(dir, "c.tar")
 				unzstd(t, a, b)
 				return pair{a, b}
@@ -513,11 +513,11 @@ func unzstd(t *testing.T, src, dst string) {
 	}
 }
 
-// pack writes a tar.zst of files with tools/packdisk (the disk-img and
+// packFiles writes a tar.zst of files with tools/pack (the disk-img and
 // update-img format).
-func pack(t *testing.T, out string, o packdisk.Options, files ...string) {
+func packFiles(t *testing.T, out string, o pack.Options, files ...string) {
 	t.Helper()
-	if err := packdisk.Pack(out, files, o); err != nil {
+	if err := pack.Pack(out, files, o); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -556,13 +556,13 @@ func TestFormatInodes(t *testing.T) {
 	}
 }
 
-// TestUnpackSparse checks that a disk-img.tar.zst written by tools/packdisk
+// TestUnpackSparse checks that a disk-img.tar.zst written by tools/pack
 // (PAX 1.0 GNU sparse entries) unpacks to the same bytes, with its holes.
 func TestUnpackSparse(t *testing.T) {
 	f := newFixtures(t)
 	disk := f.disk(t, "disk.img", csvA, map[string]string{"esp": f.vfat, "root": f.ext4})
 	out := filepath.Join(t.TempDir(), "disk-img.tar.zst")
-	pack(t, out, packdisk.Options{NameInTar: "disk.img"}, disk)
+	packFiles(t, out, pack.Options{NameInTar: "disk.img"}, disk)
 	a, err := os.Open(out)
 	if err != nil {
 		t.Fatal(err)

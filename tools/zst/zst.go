@@ -22,11 +22,22 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// DefaultLevel is the zstd level used when none is given. Levels follow the
-// numbering of the zstd command line; klauspost/compress implements four
-// encoders, so levels 1-2 give "fastest", 3-5 "default", 6-9 "better" and
-// 10-22 "best" (see zstd.EncoderLevelFromZstd).
-const DefaultLevel = 3
+// The levels used by icos. Levels follow the numbering of the zstd command
+// line; klauspost/compress implements four encoders, so levels 1-2 give
+// "fastest", 3-5 "default", 6-9 "better" and 10-22 "best" (see
+// zstd.EncoderLevelFromZstd). Changing either changes the bytes of every
+// image compressed with it.
+const (
+	// DefaultLevel is the level of a Writer given none, and of the
+	// intermediate partition images (".zst") one build step hands to the
+	// next: they are written and read once per build, so speed matters more
+	// than size.
+	DefaultLevel = 3
+	// ArchiveLevel is the level of the archives (".tar.zst", with a
+	// ".sha256") that users download and that are copied into other
+	// images: written once, moved many times, so size matters more.
+	ArchiveLevel = 6
+)
 
 // MinLevel and MaxLevel bound the accepted levels.
 const (

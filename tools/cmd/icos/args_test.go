@@ -10,7 +10,7 @@ import (
 )
 
 // takesArgs lists the commands that read positional arguments themselves.
-var takesArgs = map[string]bool{"base check": true, "diff": true, "pack-disk": true}
+var takesArgs = map[string]bool{"base check": true, "diff": true, "pack": true}
 
 // TestExtraArguments: every command without positional arguments rejects
 // them, naming them, before it reads or writes anything.

@@ -9,24 +9,16 @@ import (
 	"strings"
 
 	"github.com/icos-build/icos/tools/outfile"
-	"github.com/icos-build/icos/tools/packdisk"
+	"github.com/icos-build/icos/tools/pack"
 	"github.com/icos-build/icos/tools/zst"
-)
-
-// Compression levels of image outputs: partition images (".zst") are
-// intermediate and favour speed; archives (".tar.zst") are what users
-// download and favour size.
-const (
-	partitionLevel = zst.DefaultLevel
-	archiveLevel   = 6
 )
 
 // imageOutput is an image being written by a subcommand (ext4, vfat, disk,
 // lvm). It behaves like an outfile.File. When the destination ends in
 // ".tar.zst", the raw image stays in the outfile's temporary file and, on
-// Commit, is packed as a sparse tar holding one entry (like pack-disk, with
-// a ".sha256" beside it); when it ends in ".zst", the raw image is
-// compressed. So a Bazel action can hand a big sparse image to the next
+// Commit, is packed as a sparse tar holding one entry (like icos pack, with
+// a ".sha256" beside it, at zst.ArchiveLevel); when it ends in ".zst", the
+// raw image is compressed (at zst.DefaultLevel). So a Bazel action can hand a big sparse image to the next
 // step, or to a cache, compressed.
 type imageOutput struct {
 	*outfile.File
@@ -65,9 +57,9 @@ func (o *imageOutput) Commit() error {
 	defer o.File.Abort()
 	raw := o.File.Name()
 	if o.nameInTar != "" {
-		return packdisk.Pack(o.dest, []string{raw}, packdisk.Options{Level: archiveLevel, NameInTar: o.nameInTar})
+		return pack.Pack(o.dest, []string{raw}, pack.Options{Level: zst.ArchiveLevel, NameInTar: o.nameInTar})
 	}
-	return compressFile(raw, o.dest, partitionLevel)
+	return compressFile(raw, o.dest, zst.DefaultLevel)
 }
 
 // compressFile writes src, zstd-compressed, to dest.

@@ -29,7 +29,7 @@ func zstInputs(t *testing.T) (dir string, good string, bad []string) {
 		t.Fatal(err)
 	}
 	good = filepath.Join(dir, "root.img.zst")
-	if err := compressFile(raw, good, partitionLevel); err != nil {
+	if err := compressFile(raw, good, zst.DefaultLevel); err != nil {
 		t.Fatal(err)
 	}
 	os.Remove(raw)
@@ -56,7 +56,7 @@ func zstInputs(t *testing.T) (dir string, good string, bad []string) {
 	return dir, good, bad
 }
 
-// TestZstInputRejected: icos disk, icos lvm and icos pack-disk given a
+// TestZstInputRejected: icos disk, icos lvm and icos pack given a
 // truncated .zst image, or one with bytes after its frame, fail naming the
 // file and the compressed offset, and leave no output behind; the intact
 // file works.
@@ -84,8 +84,8 @@ func TestZstInputRejected(t *testing.T) {
 			return []string{"lvm", "--volumes", vcsv, "--output", filepath.Join(out, "hostlvm.img"), "--size", "16M", "--vg-name", "hostlvm",
 				"--vg-uuid", "Y9Tqbl-20VK-Yapy-Gax6-8Lzf-DcH2-tr2Ynq", "--pv-uuid", "ABCDEFghijklmnopqrstuvwxyz012345", "--image", "A_root=" + img}
 		}},
-		{"pack-disk", func(out, img string) []string {
-			return []string{"pack-disk", "-o", filepath.Join(out, "update-img.tar.zst"), img}
+		{"pack", func(out, img string) []string {
+			return []string{"pack", "-o", filepath.Join(out, "update-img.tar.zst"), img}
 		}},
 	}
 	for _, c := range commands {

@@ -13,9 +13,11 @@ import (
 	"testing"
 
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/icos-build/icos/tools/zst"
 )
 
-func TestPackDiskCommand(t *testing.T) {
+func TestPackCommand(t *testing.T) {
 	dir := t.TempDir()
 	img := filepath.Join(dir, "raw.img")
 	data := make([]byte, 1<<20)
@@ -42,7 +44,7 @@ func TestPackDiskCommand(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			os.Remove(out)
 			os.Remove(out + ".sha256")
-			err := newApp().Run(append([]string{"icos", "pack-disk"}, tc.args...))
+			err := newApp().Run(append([]string{"icos", "pack"}, tc.args...))
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error = %v, want containing %q", err, tc.wantErr)
@@ -85,9 +87,9 @@ func TestPackDiskCommand(t *testing.T) {
 	}
 }
 
-// TestPackDiskZstInput packs a .zst input: it is stored decompressed, under
+// TestPackZstInput packs a .zst input: it is stored decompressed, under
 // its name without ".zst", and GNU tar extracts the original bytes.
-func TestPackDiskZstInput(t *testing.T) {
+func TestPackZstInput(t *testing.T) {
 	dir := t.TempDir()
 	data := make([]byte, 2<<20)
 	copy(data[1<<20:], "root filesystem")
@@ -95,11 +97,11 @@ func TestPackDiskZstInput(t *testing.T) {
 	if err := os.WriteFile(raw, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := compressFile(raw, filepath.Join(dir, "root.img.zst"), partitionLevel); err != nil {
+	if err := compressFile(raw, filepath.Join(dir, "root.img.zst"), zst.DefaultLevel); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "update-img.tar.zst")
-	if err := newApp().Run([]string{"icos", "pack-disk", "-o", out, filepath.Join(dir, "root.img.zst")}); err != nil {
+	if err := newApp().Run([]string{"icos", "pack", "-o", out, filepath.Join(dir, "root.img.zst")}); err != nil {
 		t.Fatal(err)
 	}
 	x := filepath.Join(dir, "x")

@@ -1,4 +1,4 @@
-package packdisk
+package pack
 
 import (
 	"bytes"
@@ -192,9 +192,9 @@ func TestErrorsLeaveNoOutput(t *testing.T) {
 	}
 }
 
-// BenchmarkPackDisk packs a 256 MiB image holding 16 MiB of random data in
+// BenchmarkPack packs a 256 MiB image holding 16 MiB of random data in
 // 64 extents (throughput counts the image size).
-func BenchmarkPackDisk(b *testing.B) {
+func BenchmarkPack(b *testing.B) {
 	dir := b.TempDir()
 	var offs []int64
 	for i := int64(0); i < 64; i++ {

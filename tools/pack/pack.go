@@ -1,4 +1,4 @@
-// Package packdisk packs disk images (or any files) into a zstd-compressed
+// Package pack packs disk images (or any files) into a zstd-compressed
 // sparse tar, the disk-img.tar.zst of IC-OS, with a sha256sum-style
 // checksum file beside it.
 //
@@ -6,7 +6,7 @@
 // data copied (tools/sparse), the tar stream is compressed as it is
 // produced (tools/zst) and the compressed bytes are hashed on their way to
 // the output. Memory use does not depend on the size of the images.
-package packdisk
+package pack
 
 import (
 	"bufio"
@@ -28,7 +28,7 @@ const SumSuffix = ".sha256"
 
 // Options configure Pack.
 type Options struct {
-	// Level is the zstd level (see tools/zst); 0 means zst.DefaultLevel.
+	// Level is the zstd level (see tools/zst); 0 means zst.ArchiveLevel.
 	Level int
 	// Concurrency is the number of zstd encoder goroutines; 0 means one
 	// per CPU. It never changes the output.
@@ -52,16 +52,19 @@ type input struct {
 // files does not matter; each is a regular file entry with mode 0644, owner
 // 0:0 and mtime opts.ModTime, sparse when it contains zero blocks. Both
 // outputs appear only if everything succeeded.
+//
+// Errors raised here start with "pack: "; errors of the packages it calls
+// (outfile, zst, sparse) are returned with their own prefix.
 func Pack(output string, files []string, opts Options) error {
 	if len(files) == 0 {
-		return fmt.Errorf("pack-disk: no input files")
+		return fmt.Errorf("pack: no input files")
 	}
 	if opts.NameInTar != "" && len(files) != 1 {
-		return fmt.Errorf("pack-disk: a name in the tar (%q) needs exactly one input file, got %d", opts.NameInTar, len(files))
+		return fmt.Errorf("pack: a name in the tar (%q) needs exactly one input file, got %d", opts.NameInTar, len(files))
 	}
 	outName := filepath.Base(output)
 	if strings.ContainsAny(outName, "\\\n") {
-		return fmt.Errorf("pack-disk: output name %q contains a backslash or newline, which sha256sum would escape", outName)
+		return fmt.Errorf("pack: output name %q contains a backslash or newline, which sha256sum would escape", outName)
 	}
 	ins := make([]input, len(files))
 	seen := map[string]string{}
@@ -72,13 +75,13 @@ func Pack(output string, files []string, opts Options) error {
 		}
 		clean, err := tarpath.Clean(name)
 		if err != nil {
-			return fmt.Errorf("pack-disk: %s: %w", f, err)
+			return fmt.Errorf("pack: %s: %w", f, err)
 		}
 		if clean == "" || strings.Contains(clean, "/") {
-			return fmt.Errorf("pack-disk: %s: entry name %q must be a single file name", f, name)
+			return fmt.Errorf("pack: %s: entry name %q must be a single file name", f, name)
 		}
 		if prev, ok := seen[clean]; ok {
-			return fmt.Errorf("pack-disk: %s and %s would both be stored as %q", prev, f, clean)
+			return fmt.Errorf("pack: %s and %s would both be stored as %q", prev, f, clean)
 		}
 		seen[clean] = f
 		ins[i] = input{f, clean}
@@ -87,49 +90,53 @@ func Pack(output string, files []string, opts Options) error {
 
 	out, err := outfile.Create(output, 0o644)
 	if err != nil {
-		return fmt.Errorf("pack-disk: %w", err)
+		return err
 	}
 	defer out.Abort()
 	bw := bufio.NewWriterSize(out, 1<<20)
-	zw, err := zst.NewWriter(bw, zst.Options{Level: opts.Level, Concurrency: opts.Concurrency})
+	level := opts.Level
+	if level == 0 {
+		level = zst.ArchiveLevel
+	}
+	zw, err := zst.NewWriter(bw, zst.Options{Level: level, Concurrency: opts.Concurrency})
 	if err != nil {
-		return fmt.Errorf("pack-disk: %w", err)
+		return err
 	}
 	defer zw.Close()
 	sw, err := sparse.NewWriter(zw, sparse.Options{ModTime: opts.ModTime})
 	if err != nil {
-		return fmt.Errorf("pack-disk: %w", err)
+		return err
 	}
 	for _, in := range ins {
 		if err := addFile(sw, in); err != nil {
-			return fmt.Errorf("pack-disk: %s: %w", in.path, err)
+			return fmt.Errorf("pack: %s: %w", in.path, err)
 		}
 	}
 	if err := sw.Close(); err != nil {
-		return fmt.Errorf("pack-disk: %w", err)
+		return err
 	}
 	if err := zw.Close(); err != nil {
-		return fmt.Errorf("pack-disk: %w", err)
+		return err
 	}
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("pack-disk: %s: %w", output, err)
+		return fmt.Errorf("pack: %s: %w", output, err)
 	}
 
 	sumPath := output + SumSuffix
 	sf, err := outfile.Create(sumPath, 0o644)
 	if err != nil {
-		return fmt.Errorf("pack-disk: %w", err)
+		return err
 	}
 	defer sf.Abort()
 	if _, err := sf.WriteString(zst.SHA256Line(zw.Sum(), outName)); err != nil {
-		return fmt.Errorf("pack-disk: %s: %w", sumPath, err)
+		return fmt.Errorf("pack: %s: %w", sumPath, err)
 	}
 	if err := out.Commit(); err != nil {
-		return fmt.Errorf("pack-disk: %w", err)
+		return err
 	}
 	if err := sf.Commit(); err != nil {
 		os.Remove(output) // never leave an archive without its checksum
-		return fmt.Errorf("pack-disk: %w", err)
+		return err
 	}
 	return nil
 }

@@ -11,16 +11,16 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/icos-build/icos/tools/outfile"
-	"github.com/icos-build/icos/tools/packdisk"
+	"github.com/icos-build/icos/tools/pack"
 	"github.com/icos-build/icos/tools/sparse"
 	"github.com/icos-build/icos/tools/zst"
 )
 
 func init() {
 	register(&cli.Command{
-		Name:      "pack-disk",
+		Name:      "pack",
 		Usage:     "pack disk images into a zstd-compressed sparse tar with a .sha256 beside it",
-		UsageText: "icos pack-disk --output disk-img.tar.zst [--level N] [--name-in-tar NAME] [--mtime 0] FILE...",
+		UsageText: "icos pack --output disk-img.tar.zst [--level N] [--name-in-tar NAME] [--mtime 0] FILE...",
 		Description: "Each FILE becomes a tar entry named after its base name (or --name-in-tar), mode 0644, " +
 			"owner 0:0, mtime --mtime, entries sorted by name. Runs of all-zero 4 KiB blocks are stored as " +
 			"holes (PAX 1.0 GNU sparse entries, which GNU tar extracts as sparse files). The tar is " +
@@ -31,37 +31,37 @@ func init() {
 			"write) gives that image.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "archive `FILE` to write, e.g. disk-img.tar.zst; FILE.sha256 is written too"},
-			&cli.IntFlag{Name: "level", Value: zst.DefaultLevel, Usage: fmt.Sprintf("zstd `LEVEL` %d-%d (1-2 fastest, 3-5 default, 6-9 better, 10-22 best encoder)", zst.MinLevel, zst.MaxLevel)},
+			&cli.IntFlag{Name: "level", Value: zst.ArchiveLevel, Usage: fmt.Sprintf("zstd `LEVEL` %d-%d (1-2 fastest, 3-5 default, 6-9 better, 10-22 best encoder)", zst.MinLevel, zst.MaxLevel)},
 			&cli.StringFlag{Name: "name-in-tar", Usage: "entry `NAME` for the single FILE (default: its base name)"},
 			&cli.Int64Flag{Name: "mtime", Value: 0, Usage: "modification time of the entries, in Unix `SECONDS`"},
 		},
-		Action: runPackDisk,
+		Action: runPack,
 	})
 }
 
-func runPackDisk(c *cli.Context) error {
+func runPack(c *cli.Context) error {
 	if c.NArg() == 0 {
-		return fmt.Errorf("pack-disk: no input files given")
+		return fmt.Errorf("no input files given")
 	}
 	if l := c.Int("level"); l < zst.MinLevel || l > zst.MaxLevel {
-		return fmt.Errorf("pack-disk: --level %d out of range %d..%d", l, zst.MinLevel, zst.MaxLevel)
+		return fmt.Errorf("--level %d: out of range %d..%d", l, zst.MinLevel, zst.MaxLevel)
 	}
-	files, cleanup, err := packDiskInputs(c.String("output"), c.Args().Slice())
+	files, cleanup, err := packInputs(c.String("output"), c.Args().Slice())
 	defer cleanup()
 	if err != nil {
-		return fmt.Errorf("pack-disk: %w", err)
+		return err
 	}
-	return packdisk.Pack(c.String("output"), files, packdisk.Options{
+	return pack.Pack(c.String("output"), files, pack.Options{
 		Level:     c.Int("level"),
 		ModTime:   time.Unix(c.Int64("mtime"), 0),
 		NameInTar: c.String("name-in-tar"),
 	})
 }
 
-// packDiskInputs decompresses the ".zst" inputs into a temporary directory
+// packInputs decompresses the ".zst" inputs into a temporary directory
 // beside output, keeping holes, and returns the files to pack. cleanup
 // removes the temporary directory.
-func packDiskInputs(output string, args []string) (files []string, cleanup func(), err error) {
+func packInputs(output string, args []string) (files []string, cleanup func(), err error) {
 	cleanup = func() {}
 	var tmp *outfile.Dir
 	for _, a := range args {
