@@ -52,8 +52,8 @@ func TestExtraArguments(t *testing.T) {
 		args := append(append([]string{"icos"}, strings.Fields(name)...), flags...)
 		args = append(args, "extra", "--size")
 		err := newApp().Run(args)
-		want := name + `: unexpected arguments ["extra" "--size"]`
-		if err == nil || !strings.Contains(err.Error(), want) {
+		want := "icos " + name + `: unexpected arguments ["extra" "--size"]`
+		if err == nil || err.Error() != want {
 			t.Errorf("%s: err = %v, want %q", name, err, want)
 		}
 	}

@@ -382,7 +382,7 @@ func baseFetch(c *cli.Context) error {
 			state = "unpinned"
 		}
 		if err := os.WriteFile(f, []byte(state+" "+res.Digest.String()+"\n"), 0o644); err != nil {
-			return fmt.Errorf("status: %w", err)
+			return fmt.Errorf("--status: %w", err)
 		}
 	}
 	fmt.Println(res.Digest)
@@ -459,11 +459,11 @@ func baseCheck(c *cli.Context) error {
 			b.WriteString(p + "\n")
 		}
 		if err := os.WriteFile(f, []byte(b.String()), 0o644); err != nil {
-			return err
+			return fmt.Errorf("--expired: %w", err)
 		}
 	}
 	if len(expired) > 0 {
-		return cli.Exit(fmt.Sprintf("icos: base check: %d of %d locks expired: re-lock them with icos base bump (icos base builder bump first for the builder lock)", len(expired), len(locks)), 3)
+		return cli.Exit(fmt.Sprintf("%d of %d locks expired: re-lock them with icos base bump (icos base builder bump first for the builder lock)", len(expired), len(locks)), 3)
 	}
 	return nil
 }

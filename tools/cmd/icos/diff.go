@@ -30,17 +30,17 @@ func init() {
 
 func runDiff(c *cli.Context) error {
 	if c.NArg() != 2 {
-		return cli.Exit("icos: diff: want two arguments, A and B", 2)
+		return cli.Exit("want two arguments, A and B", 2)
 	}
 	if c.Int("max-ranges") < 1 {
-		return cli.Exit("icos: diff: --max-ranges must be at least 1", 2)
+		return cli.Exit("--max-ranges must be at least 1", 2)
 	}
 	res, err := imgdiff.Diff(c.Args().Get(0), c.Args().Get(1), imgdiff.Options{
 		MaxRanges: c.Int("max-ranges"),
 		TempDir:   c.String("tmpdir"),
 	})
 	if err != nil {
-		return cli.Exit("icos: diff: "+err.Error(), 2)
+		return cli.Exit(err.Error(), 2)
 	}
 	fmt.Fprintln(c.App.Writer, strings.Join(res.Lines, "\n"))
 	if !res.Identical {

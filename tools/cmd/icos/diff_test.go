@@ -51,7 +51,7 @@ func TestDiffCommand(t *testing.T) {
 			if code != tc.wantCode || out.String() != tc.wantOut {
 				t.Errorf("exit %d, output %q (err %v); want exit %d, output %q", code, out.String(), err, tc.wantCode, tc.wantOut)
 			}
-			if tc.wantCode == 2 && (err == nil || !strings.Contains(err.Error(), "icos: diff")) {
+			if tc.wantCode == 2 && (err == nil || !strings.HasPrefix(err.Error(), "icos diff: ")) {
 				t.Errorf("error %v does not name the command", err)
 			}
 		})

@@ -35,34 +35,34 @@ func runDisk(c *cli.Context) error {
 	if s := c.String("size"); s != "" {
 		v, err := gpt.ParseSize(s)
 		if err != nil {
-			return fmt.Errorf("disk: --size: %w", err)
+			return fmt.Errorf("--size: %w", err)
 		}
 		size = v
 	}
 	images, err := diskParseImages(c.StringSlice("image"))
 	if err != nil {
-		return fmt.Errorf("disk: %w", err)
+		return err
 	}
 	in, err := os.Open(c.String("partitions"))
 	if err != nil {
-		return fmt.Errorf("disk: %w", err)
+		return err
 	}
 	spec, err := gpt.Parse(in, c.String("partitions"))
 	in.Close()
 	if err != nil {
-		return fmt.Errorf("disk: %w", err)
+		return err
 	}
 	table, err := gpt.Layout(spec, size, c.String("disk-guid"))
 	if err != nil {
-		return fmt.Errorf("disk: %w", err)
+		return err
 	}
 	out, err := createImage(c.String("output"), "disk.img")
 	if err != nil {
-		return fmt.Errorf("disk: %w", err)
+		return err
 	}
 	defer out.Abort()
 	if err := gpt.Assemble(out.File.File, table, images); err != nil {
-		return fmt.Errorf("disk: %w", err)
+		return err
 	}
 	return out.Commit()
 }

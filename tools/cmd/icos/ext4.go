@@ -45,7 +45,7 @@ func init() {
 func runExt4(c *cli.Context) error {
 	size, err := ext4ParseSize(c.String("size"))
 	if err != nil {
-		return fmt.Errorf("ext4: --size: %w", err)
+		return fmt.Errorf("--size: %w", err)
 	}
 	opt := ext4.Options{
 		Size:       size,
@@ -69,7 +69,7 @@ func runExt4(c *cli.Context) error {
 		if s := c.String(f.flag); s != "" {
 			u, err := ext4ParseUUID(s)
 			if err != nil {
-				return fmt.Errorf("ext4: --%s: %w", f.flag, err)
+				return fmt.Errorf("--%s: %w", f.flag, err)
 			}
 			*f.dst = &u
 		}
@@ -77,37 +77,37 @@ func runExt4(c *cli.Context) error {
 	if s := c.String("mtime"); s != "" {
 		t, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || t < 0 || t > 0xFFFFFFFF {
-			return fmt.Errorf("ext4: --mtime %q: want a Unix time between 0 and 4294967295", s)
+			return fmt.Errorf("--mtime %q: want a Unix time between 0 and 4294967295", s)
 		}
 		opt.Mtime = &t
 	}
 	if fc := c.String("file-contexts"); fc != "" {
 		f, err := os.Open(fc)
 		if err != nil {
-			return fmt.Errorf("ext4: %w", err)
+			return err
 		}
 		ctxs, err := selinux.Parse(f, fc)
 		f.Close()
 		if err != nil {
-			return fmt.Errorf("ext4: %w", err)
+			return err
 		}
 		opt.Labeler = ctxs
 	}
 	in, closeIn, err := openTar(c.String("input"))
 	if err != nil {
-		return fmt.Errorf("ext4: %w", err)
+		return err
 	}
 	defer closeIn()
 	out, err := createImage(c.String("output"), "")
 	if err != nil {
-		return fmt.Errorf("ext4: %w", err)
+		return err
 	}
 	defer out.Abort()
 	if err := ext4.Build(in, out.File, opt); err != nil {
 		if errors.Is(err, ext4.ErrNoSubdir) {
 			return fmt.Errorf("%s: %w", inputName(c.String("input")), err)
 		}
-		return emptyTarError("ext4", c.String("input"), err)
+		return emptyTarError(c.String("input"), err)
 	}
 	return out.Commit()
 }

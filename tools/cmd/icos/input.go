@@ -51,13 +51,13 @@ func (e *nonEmptyReader) Read(p []byte) (int, error) {
 }
 
 // emptyTarError returns err, or for an error about an empty tar input
-// (from openTar or tarnorm) one naming the command and the input:
-// "CMD: FILE: empty input, not a tar".
-func emptyTarError(cmd, input string, err error) error {
+// (from openTar or tarnorm) one naming the input: "FILE: empty input, not
+// a tar" (register adds the command's name).
+func emptyTarError(input string, err error) error {
 	if !errors.Is(err, tarnorm.ErrEmpty) {
 		return err
 	}
-	return fmt.Errorf("%s: %s: %w", cmd, inputName(input), tarnorm.ErrEmpty)
+	return fmt.Errorf("%s: %w", inputName(input), tarnorm.ErrEmpty)
 }
 
 // inputName names an --input in messages: the path, or "standard input"

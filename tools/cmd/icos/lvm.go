@@ -39,20 +39,20 @@ func init() {
 func runLVM(c *cli.Context) error {
 	size, err := gpt.ParseSize(c.String("size"))
 	if err != nil {
-		return fmt.Errorf("lvm: --size: %w", err)
+		return fmt.Errorf("--size: %w", err)
 	}
 	images, err := diskParseImages(c.StringSlice("image"))
 	if err != nil {
-		return fmt.Errorf("lvm: %w", err)
+		return err
 	}
 	in, err := os.Open(c.String("volumes"))
 	if err != nil {
-		return fmt.Errorf("lvm: %w", err)
+		return err
 	}
 	vols, err := lvm.ParseVolumes(in, c.String("volumes"), lvm.DefaultExtentSize)
 	in.Close()
 	if err != nil {
-		return fmt.Errorf("lvm: %w", err)
+		return err
 	}
 	layout, err := lvm.Plan(lvm.Config{
 		Size:         size,
@@ -69,7 +69,7 @@ func runLVM(c *cli.Context) error {
 	}
 	out, err := createImage(c.String("output"), "")
 	if err != nil {
-		return fmt.Errorf("lvm: %w", err)
+		return err
 	}
 	defer out.Abort()
 	if err := layout.Write(out.File.File, images); err != nil {

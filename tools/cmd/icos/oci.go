@@ -45,51 +45,51 @@ func ociFromTar(c *cli.Context) error {
 	if _, err := os.Stat(dest); err == nil {
 		ents, _ := os.ReadDir(dest)
 		if len(ents) > 0 {
-			return fmt.Errorf("oci from-tar: %s exists and is not empty", dest)
+			return fmt.Errorf("%s exists and is not empty", dest)
 		}
 		os.Remove(dest)
 	}
 	layer, err := tarball.LayerFromFile(c.String("input"), tarball.WithMediaType(types.OCILayer))
 	if err != nil {
-		return fmt.Errorf("oci from-tar: %w", err)
+		return fmt.Errorf("%s: %w", c.String("input"), err)
 	}
 	img, err := mutate.AppendLayers(mutate.MediaType(empty.Image, types.OCIManifestSchema1), layer)
 	if err != nil {
-		return fmt.Errorf("oci from-tar: %s: %w", c.String("input"), err)
+		return fmt.Errorf("%s: %w", c.String("input"), err)
 	}
 	cfg, err := img.ConfigFile()
 	if err != nil {
-		return fmt.Errorf("oci from-tar: %w", err)
+		return err
 	}
 	cfg = cfg.DeepCopy()
 	cfg.OS, cfg.Architecture = "linux", "amd64"
 	cfg.Created = v1.Time{Time: time.Unix(c.Int64("created"), 0).UTC()}
 	cfg.History = nil
 	if img, err = mutate.ConfigFile(img, cfg); err != nil {
-		return fmt.Errorf("oci from-tar: %w", err)
+		return err
 	}
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
 	tmp, err := outfile.CreateDir(dest, 0o755)
 	if err != nil {
-		return fmt.Errorf("oci from-tar: %w", err)
+		return err
 	}
 	defer tmp.Abort()
 	p, err := layout.Write(tmp.Name(), empty.Index)
 	if err != nil {
-		return fmt.Errorf("oci from-tar: %w", err)
+		return fmt.Errorf("%s: %w", dest, err)
 	}
 	if err := p.AppendImage(img); err != nil {
-		return fmt.Errorf("oci from-tar: %w", err)
+		return fmt.Errorf("%s: %w", dest, err)
 	}
 	if err := fixedModes(tmp.Name()); err != nil {
-		return fmt.Errorf("oci from-tar: %w", err)
+		return err
 	}
 	if err := tmp.Commit(); err != nil {
-		return fmt.Errorf("oci from-tar: %w", err)
+		return err
 	}
 	d, err := img.Digest()
 	if err != nil {
-		return fmt.Errorf("oci from-tar: %w", err)
+		return err
 	}
 	fmt.Fprintln(c.App.Writer, d)
 	return nil

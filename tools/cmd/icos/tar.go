@@ -53,5 +53,5 @@ func runTarNormalize(c *cli.Context) error {
 		opts.Exclude, g.globs = g.globs, nil
 	}
 	err := tarnorm.NormalizeFile(c.String("output"), c.String("input"), opts)
-	return emptyTarError("tar normalize", c.String("input"), err)
+	return emptyTarError(c.String("input"), err)
 }

@@ -55,7 +55,7 @@ func vfatAction(c *cli.Context) error {
 	}
 	input, files := c.String("input"), c.StringSlice("file")
 	if input != "" && len(files) > 0 {
-		return fmt.Errorf("vfat: give either --input or --file, not both (neither makes an empty filesystem)")
+		return fmt.Errorf("give either --input or --file, not both (neither makes an empty filesystem)")
 	}
 	opts := fat.Options{
 		Size:        size,
@@ -81,7 +81,7 @@ func vfatAction(c *cli.Context) error {
 		}
 		defer closeIn()
 		if err := fat.AddTar(w, r); err != nil {
-			return emptyTarError("vfat", input, fmt.Errorf("%s: %w", input, err))
+			return emptyTarError(input, fmt.Errorf("%s: %w", input, err))
 		}
 	}
 	for _, spec := range files {
