@@ -384,5 +384,8 @@ func BumpBuilder(requested []string, opt BuilderOptions) (*BuilderLock, error) {
 	bl.Debian.Suites = l.Debian.Suites
 	bl.Packages = pkgs
 	sort.Strings(bl.Requested)
-	return bl, bl.Validate()
+	if err := bl.Validate(); err != nil {
+		return nil, fmt.Errorf("base: builder bump: new builder lock: %w", err)
+	}
+	return bl, nil
 }

@@ -125,7 +125,10 @@ func parseOneLine(name string) ([]Source, error) {
 		}
 		out = append(out, Source{URI: fs[0], Suite: fs[1], Components: fs[2:], SignedBy: signedBy})
 	}
-	return out, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("base: apt sources: %s: %w", name, err)
+	}
+	return out, nil
 }
 
 func parseDeb822(name string) ([]Source, error) {

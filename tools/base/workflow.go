@@ -194,7 +194,7 @@ func Verify(l *Lock, b BuildOptions) (*Result, error) {
 	if err != nil {
 		return res, fmt.Errorf("%s: %w", msg, err)
 	}
-	diff, err := DiffImages(oldImg, newImg)
+	diff, err := diffImages(oldImg, newImg)
 	if err != nil {
 		return res, fmt.Errorf("%s; comparing files: %w", msg, err)
 	}
@@ -266,13 +266,23 @@ func imageEntries(img v1.Image) (map[string]string, error) {
 // differ between the layers of two images ("-" old, "+" new). At most
 // 200 lines are returned.
 func DiffImages(oldImg, newImg v1.Image) (string, error) {
+	diff, err := diffImages(oldImg, newImg)
+	if err != nil {
+		return "", fmt.Errorf("base: %w", err)
+	}
+	return diff, nil
+}
+
+// diffImages is DiffImages with errors not prefixed (for Verify, whose
+// message has the prefix).
+func diffImages(oldImg, newImg v1.Image) (string, error) {
 	a, err := imageEntries(oldImg)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("old image: %w", err)
 	}
 	b, err := imageEntries(newImg)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("new image: %w", err)
 	}
 	names := map[string]bool{}
 	for n := range a {
@@ -425,7 +435,7 @@ func knownInputs(l *Lock, res *Result, b *Builder) string {
 func readLockFields(name string) (*Lock, error) {
 	raw, err := os.ReadFile(name)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("base: %w", err)
 	}
 	var l Lock
 	if err := json.Unmarshal(raw, &l); err != nil {

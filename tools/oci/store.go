@@ -125,7 +125,7 @@ func OpenDefault() (*Store, error) {
 func writeFileAtomic(dest string, data []byte) error {
 	f, err := outfile.Create(dest, 0o644)
 	if err != nil {
-		return fmt.Errorf("oci: %w", err)
+		return err
 	}
 	defer f.Abort()
 	if _, err := f.Write(data); err != nil {
