@@ -117,3 +117,36 @@ func TestPackZstInput(t *testing.T) {
 		t.Fatalf("%d entries in the output dir, want 5 (temporary files left?)", len(ents))
 	}
 }
+
+// TestPackDefaultIsArchiveLevel: an image subcommand's .tar.zst output and
+// icos pack of the same raw image with the default --level are the same
+// bytes: both archive at zst.ArchiveLevel.
+func TestPackDefaultIsArchiveLevel(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "hello.txt")
+	if err := os.WriteFile(src, bytes.Repeat([]byte("hello, archive\n"), 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, sub := range []string{"direct", "raw", "packed"} {
+		os.Mkdir(filepath.Join(dir, sub), 0o755)
+	}
+	vfat := func(out string) {
+		t.Helper()
+		if err := newApp().Run([]string{"icos", "vfat", "-o", out, "--size", "1M", "--file", src + ":HELLO.TXT"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	direct := filepath.Join(dir, "direct", "esp.img.tar.zst")
+	vfat(direct)
+	raw := filepath.Join(dir, "raw", "esp.img")
+	vfat(raw)
+	packed := filepath.Join(dir, "packed", "esp.img.tar.zst")
+	if err := newApp().Run([]string{"icos", "pack", "-o", packed, raw}); err != nil {
+		t.Fatal(err)
+	}
+	for _, suffix := range []string{"", ".sha256"} {
+		if a, b := mustRead(t, direct+suffix), mustRead(t, packed+suffix); !bytes.Equal(a, b) {
+			t.Errorf("icos vfat -o esp.img.tar.zst%s and icos pack of esp.img differ (%d and %d bytes)", suffix, len(a), len(b))
+		}
+	}
+}
