@@ -66,12 +66,14 @@ func Check(spec *Spec, base, work string, log io.Writer) error {
 	}
 	if c.unpackDisk() {
 		c.partitions()
-	}
-	for _, f := range spec.Files {
-		c.file(f)
-	}
-	if spec.Shadow != nil {
-		c.shadow(*spec.Shadow)
+		for _, f := range spec.Files {
+			c.file(f)
+		}
+		if spec.Shadow != nil {
+			c.shadow(*spec.Shadow)
+		}
+	} else {
+		c.fail("disk", "no disk image: partitions, files and shadow not checked")
 	}
 	if spec.Update != nil {
 		c.update()
@@ -394,7 +396,7 @@ func (c *checker) update() {
 		}
 		part, ok := c.cut[e.Partition]
 		if !ok {
-			c.fail(what, "entry %s: partition %s was not cut out (see its own failure)", name, e.Partition)
+			c.fail(what, "entry %s not checked: no partition %s cut out of the disk", name, e.Partition)
 			continue
 		}
 		if _, err := c.run("", "cmp", "-n", fmt.Sprint(st.Size()), entry, part); err != nil {

@@ -274,7 +274,7 @@ func TestCheck(t *testing.T) {
 				images["A_root"] = copyImage(t, images["A_root"], func(b []byte) { b[1024+0x38] ^= 0xff }) // s_magic
 			},
 			want: []string{"A_root: e2fsck -fn", "Bad magic number in super-block",
-				"A_root:/etc/hostname: not checked: A_root failed its own checks",
+				"A_root:/etc/hostname: not checked: A_root failed its fsck",
 				"update archive update-img.tar.zst: entry root.img differs from partition A_root"},
 		},
 		{
@@ -338,6 +338,12 @@ func TestCheck(t *testing.T) {
 			name: "not sparse",
 			spec: func(s *Spec) { s.Disk.MaxAllocated = 4096; s.Disk.Size++ },
 			want: []string{"disk: disk.img allocates", "disk: disk.img is 67108864 bytes, want 67108865"},
+		},
+		{
+			name: "no disk image in the archive",
+			spec: func(s *Spec) { s.Disk.Entry = "other.img" },
+			want: []string{"disk: tar --zstd -xf", "other.img: Not found in archive", "disk: no disk image: partitions, files and shadow not checked",
+				"update archive update-img.tar.zst: entry boot.img not checked: no partition A_boot cut out of the disk"},
 		},
 		{
 			name: "wrong sha256",
