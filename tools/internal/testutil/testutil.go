@@ -12,28 +12,24 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/icos-build/icos/tools/internal/hosttool"
 )
 
 // Tool returns the path of the external program name, looked up in PATH and
-// then in /usr/sbin and /sbin (which are not always in a user's PATH). When
-// the program is missing the test fails, naming debianPackage as the package
-// to install: the tests that need a tool must not pass without it.
+// then in /usr/sbin and /sbin (see hosttool.Find). When the program is
+// missing the test fails, naming debianPackage as the package to install:
+// the tests that need a tool must not pass without it.
 func Tool(t testing.TB, name, debianPackage string) string {
 	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
+	p, err := hosttool.Find(name, debianPackage)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, dir := range []string{"/usr/sbin", "/sbin"} {
-		if p, err := exec.LookPath(filepath.Join(dir, name)); err == nil {
-			return p
-		}
-	}
-	t.Fatalf("%s not found: install the Debian package %s", name, debianPackage)
-	return ""
+	return p
 }
 
 // Environment variables handing a helper process its job.
