@@ -2,22 +2,6 @@ package ext4
 
 import "encoding/binary"
 
-// Inode mode type bits and flags.
-const (
-	sIFMT   = 0o170000
-	sIFSOCK = 0o140000
-	sIFLNK  = 0o120000
-	sIFREG  = 0o100000
-	sIFBLK  = 0o060000
-	sIFDIR  = 0o040000
-	sIFCHR  = 0o020000
-	sIFIFO  = 0o010000
-
-	inodeFlagExtents = 0x80000 // EXT4_EXTENTS_FL
-
-	maxLinks = 65000 // EXT4_LINK_MAX
-)
-
 // Timespec is a timestamp with nanoseconds, as ext4 stores it with
 // extra_isize: 32 low bits in the base field, 2 epoch bits and 30 bits of
 // nanoseconds in the _extra field.

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/icos-build/icos/tools/ext4/ondisk"
 	"github.com/icos-build/icos/tools/tarpath"
 )
 
@@ -172,9 +173,9 @@ func newBuilder(out Output, opt Options) (*builder, error) {
 		}
 	}
 	fixed := b.fixedTime(0)
-	b.root = b.newNode("", sIFDIR|0o755, fixed)
+	b.root = b.newNode("", ondisk.ModeDir|0o755, fixed)
 	b.root.parent = b.root
-	b.lpf = b.newNode("lost+found", sIFDIR|0o700, fixed)
+	b.lpf = b.newNode("lost+found", ondisk.ModeDir|0o700, fixed)
 	b.link(b.root, "lost+found", b.lpf)
 	for _, s := range opt.Strip {
 		c, err := tarpath.Clean(s)
@@ -211,7 +212,7 @@ func (b *builder) newNode(path string, mode uint16, t Timespec) *node {
 func (b *builder) link(dir *node, name string, n *node) {
 	dir.kids = append(dir.kids, kid{name, n})
 	n.nlink++
-	if n.ino.Mode&sIFMT == sIFDIR {
+	if n.ino.Mode&ondisk.ModeType == ondisk.ModeDir {
 		n.parent = dir
 		dir.subdirs++
 	}
@@ -221,7 +222,7 @@ func (b *builder) link(dir *node, name string, n *node) {
 // implicit directories (mode 0755, root-owned) when absent.
 func (b *builder) ensureDir(path, entry string) (*node, error) {
 	if n, ok := b.paths[path]; ok {
-		if n.ino.Mode&sIFMT != sIFDIR {
+		if n.ino.Mode&ondisk.ModeType != ondisk.ModeDir {
 			return nil, fmt.Errorf("ext4: entry %q: %q is not a directory", entry, path)
 		}
 		return n, nil
@@ -230,7 +231,7 @@ func (b *builder) ensureDir(path, entry string) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := b.newNode(path, sIFDIR|0o755, b.fixedTime(0))
+	n := b.newNode(path, ondisk.ModeDir|0o755, b.fixedTime(0))
 	b.link(parent, base(path), n)
 	return n, nil
 }
@@ -326,7 +327,7 @@ func (b *builder) entry(tr *tar.Reader, hdr *tar.Header) error {
 		if !ok || target == nil || trel == "" {
 			return fail("hard link target %q is not an earlier entry of the tree", hdr.Linkname)
 		}
-		if target.ino.Mode&sIFMT == sIFDIR {
+		if target.ino.Mode&ondisk.ModeType == ondisk.ModeDir {
 			return fail("hard link to directory %q", hdr.Linkname)
 		}
 		if rel == "" {
@@ -335,8 +336,8 @@ func (b *builder) entry(tr *tar.Reader, hdr *tar.Header) error {
 		if _, dup := b.paths[rel]; dup {
 			return fail("duplicate entry")
 		}
-		if target.nlink >= maxLinks {
-			return fail("more than %d hard links to %q", maxLinks, hdr.Linkname)
+		if target.nlink >= ondisk.LinkMax {
+			return fail("more than %d hard links to %q", ondisk.LinkMax, hdr.Linkname)
 		}
 		parent, err := b.ensureDir(tarpath.Parent(rel), hdr.Name)
 		if err != nil {
@@ -350,20 +351,20 @@ func (b *builder) entry(tr *tar.Reader, hdr *tar.Header) error {
 	var mode uint16
 	switch hdr.Typeflag {
 	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse, tar.TypeCont:
-		mode = sIFREG
+		mode = ondisk.ModeRegular
 	case tar.TypeDir:
-		mode = sIFDIR
+		mode = ondisk.ModeDir
 	case tar.TypeSymlink:
-		mode = sIFLNK
+		mode = ondisk.ModeSymlink
 		if err := tarpath.CheckSymlink(hdr.Name, hdr.Linkname); err != nil {
 			return fmt.Errorf("ext4: entry %q: %w", hdr.Name, err)
 		}
 	case tar.TypeChar:
-		mode = sIFCHR
+		mode = ondisk.ModeChar
 	case tar.TypeBlock:
-		mode = sIFBLK
+		mode = ondisk.ModeBlock
 	case tar.TypeFifo:
-		mode = sIFIFO
+		mode = ondisk.ModeFIFO
 	default:
 		return fail("unsupported tar entry type %q", string(hdr.Typeflag))
 	}
@@ -402,8 +403,8 @@ func (b *builder) entry(tr *tar.Reader, hdr *tar.Header) error {
 
 	var n *node
 	if old, ok := b.paths[rel]; ok {
-		if old.explicit || old.ino.Mode&sIFMT != sIFDIR || mode&sIFMT != sIFDIR {
-			if rel == "lost+found" && !old.explicit && mode&sIFMT != sIFDIR {
+		if old.explicit || old.ino.Mode&ondisk.ModeType != ondisk.ModeDir || mode&ondisk.ModeType != ondisk.ModeDir {
+			if rel == "lost+found" && !old.explicit && mode&ondisk.ModeType != ondisk.ModeDir {
 				return fail("lost+found must be a directory")
 			}
 			return fail("duplicate entry")
@@ -423,12 +424,12 @@ func (b *builder) entry(tr *tar.Reader, hdr *tar.Header) error {
 	n.ino.Mtime, n.ino.Atime, n.ino.Ctime, n.ino.Crtime = b.clamp(mt), b.clamp(at), b.clamp(ct), b.clamp(mt)
 	n.xattrs = xattrs
 
-	switch mode & sIFMT {
-	case sIFREG:
+	switch mode & ondisk.ModeType {
+	case ondisk.ModeRegular:
 		if err := b.readData(n, tr, hdr.Size); err != nil {
 			return fmt.Errorf("ext4: entry %q: %w", hdr.Name, err)
 		}
-	case sIFLNK:
+	case ondisk.ModeSymlink:
 		n.ino.Size = uint64(len(hdr.Linkname))
 		if len(hdr.Linkname) < 60 {
 			copy(n.ino.Block[:], hdr.Linkname)
@@ -439,7 +440,7 @@ func (b *builder) entry(tr *tar.Reader, hdr *tar.Header) error {
 				return fmt.Errorf("ext4: entry %q: %w", hdr.Name, err)
 			}
 		}
-	case sIFCHR, sIFBLK:
+	case ondisk.ModeChar, ondisk.ModeBlock:
 		if hdr.Devmajor < 0 || hdr.Devmajor > 0xfff || hdr.Devminor < 0 || hdr.Devminor > 0xfffff {
 			return fail("device number %d:%d out of range", hdr.Devmajor, hdr.Devminor)
 		}
@@ -517,21 +518,21 @@ func (b *builder) readData(n *node, r io.Reader, size int64) error {
 func (b *builder) finish() error {
 	lay := b.lay
 	total := uint64(lay.ipg) * uint64(lay.groups)
-	need := uint64(len(b.nodes)) + firstIno - 2 // root is 2, 3..10 reserved
+	need := uint64(len(b.nodes)) + ondisk.GoodOldFirstIno - 2 // root is 2, 3..10 reserved
 	if need > total {
 		return fmt.Errorf("ext4: %d inodes needed, the image has %d (use a larger size or a lower inode ratio)", need, total)
 	}
 	// Inode numbers: root 2, lost+found 11, the rest in creation order.
 	byNum := make([]*node, need+1)
-	b.root.num, b.lpf.num = rootIno, firstIno
-	byNum[rootIno], byNum[firstIno] = b.root, b.lpf
+	b.root.num, b.lpf.num = ondisk.RootIno, ondisk.GoodOldFirstIno
+	byNum[ondisk.RootIno], byNum[ondisk.GoodOldFirstIno] = b.root, b.lpf
 	if b.journal != nil {
-		byNum[journalIno] = b.journal
+		byNum[ondisk.JournalIno] = b.journal
 		if err := b.finishInode(b.journal); err != nil {
 			return err
 		}
 	}
-	next := uint32(firstIno + 1)
+	next := uint32(ondisk.GoodOldFirstIno + 1)
 	for _, n := range b.nodes[2:] {
 		n.num = next
 		byNum[next] = n
@@ -543,7 +544,7 @@ func (b *builder) finish() error {
 			if b.subdir != "" {
 				p = strings.TrimSuffix("/"+b.subdir+"/"+n.path, "/")
 			}
-			ctx, ok := b.opt.Labeler.Label(p, uint32(n.ino.Mode&sIFMT))
+			ctx, ok := b.opt.Labeler.Label(p, uint32(n.ino.Mode&ondisk.ModeType))
 			if !ok {
 				continue
 			}
@@ -553,7 +554,7 @@ func (b *builder) finish() error {
 		}
 	}
 	for _, n := range b.nodes {
-		if n.ino.Mode&sIFMT == sIFDIR {
+		if n.ino.Mode&ondisk.ModeType == ondisk.ModeDir {
 			if err := b.writeDir(n); err != nil {
 				return err
 			}
@@ -586,7 +587,7 @@ func (b *builder) finish() error {
 func (b *builder) writeDir(n *node) error {
 	slices.SortFunc(n.kids, func(a, c kid) int { return strings.Compare(a.name, c.name) })
 	ents := make([]DirEntry, 0, len(n.kids)+2)
-	ents = append(ents, DirEntry{n.num, ftDir, "."}, DirEntry{n.parent.num, ftDir, ".."})
+	ents = append(ents, DirEntry{n.num, ondisk.FileTypeDir, "."}, DirEntry{n.parent.num, ondisk.FileTypeDir, ".."})
 	for _, k := range n.kids {
 		ents = append(ents, DirEntry{k.n.num, fileType(k.n.ino.Mode), k.name})
 	}
@@ -605,7 +606,7 @@ func (b *builder) writeDir(n *node) error {
 		}
 		if d, ok := htreeDirBlocks(n.num, n.parent.num, ents[2:], &hs, seed); ok {
 			data, indexed = d, true
-			n.ino.Flags |= inodeFlagIndex
+			n.ino.Flags |= ondisk.InodeFlagIndex
 		}
 	}
 	for off := 0; !indexed && off < len(data); off += blockSize {
@@ -624,9 +625,9 @@ func (b *builder) finishInode(n *node) error {
 	in := &n.ino
 	where := func(err error) error { return fmt.Errorf("ext4: %q (inode %d): %w", "/"+n.path, n.num, err) }
 	blocks := n.data
-	typ := in.Mode & sIFMT
-	if typ == sIFREG || typ == sIFDIR || (typ == sIFLNK && in.Size >= 60) {
-		in.Flags |= inodeFlagExtents
+	typ := in.Mode & ondisk.ModeType
+	if typ == ondisk.ModeRegular || typ == ondisk.ModeDir || (typ == ondisk.ModeSymlink && in.Size >= 60) {
+		in.Flags |= ondisk.InodeFlagExtents
 		tb := make([]uint32, treeBlocks(len(n.exts)))
 		for i := range tb {
 			s, _, err := b.alloc.alloc(1)
@@ -648,9 +649,9 @@ func (b *builder) finishInode(n *node) error {
 		}
 		blocks += uint64(len(tb))
 	}
-	if n.ino.Mode&sIFMT == sIFDIR {
+	if n.ino.Mode&ondisk.ModeType == ondisk.ModeDir {
 		links := 2 + n.subdirs
-		if links > maxLinks {
+		if links > ondisk.LinkMax {
 			links = 1 // dir_nlink: too many to count
 		}
 		in.LinksCount = uint16(links)
@@ -723,7 +724,7 @@ func (b *builder) writeGroups(byNum []*node, lastIno uint32) error {
 		bitmap(ibm).setRange(uint64(lay.ipg), uint64(blockSize*8-lay.ipg))
 		dirs := 0
 		for i := uint32(0); i < usedInodes; i++ {
-			if n := byNum[first+i]; n != nil && n.ino.Mode&sIFMT == sIFDIR {
+			if n := byNum[first+i]; n != nil && n.ino.Mode&ondisk.ModeType == ondisk.ModeDir {
 				dirs++
 			}
 		}
@@ -734,12 +735,12 @@ func (b *builder) writeGroups(byNum []*node, lastIno uint32) error {
 			FreeBlocks:      uint16(free),
 			FreeInodes:      uint16(lay.ipg - usedInodes),
 			UsedDirs:        uint16(dirs),
-			Flags:           bgItableZeroed,
+			Flags:           ondisk.BgInodeTableZeroed,
 			BlockBitmapCsum: uint16(crc32c(b.csumSeed, bbm)),
 			InodeBitmapCsum: uint16(crc32c(b.csumSeed, ibm[:lay.ipg/8])),
 			ItableUnused:    uint16(lay.ipg - usedInodes),
 		}
-		d.marshal(gdt[g*descSize:], b.csumSeed, g)
+		d.marshal(gdt[g*ondisk.DescSize:], b.csumSeed, g)
 		freeBlocks += uint64(free)
 		freeInodes += uint64(lay.ipg - usedInodes)
 		if _, err := b.writeAt(bbm, int64(lay.blockBitmap[g])*blockSize); err != nil {
@@ -761,16 +762,16 @@ func (b *builder) writeGroups(byNum []*node, lastIno uint32) error {
 		InodesPerGroup:  lay.ipg,
 		Time:            sbTime,
 		InodeSize:       uint16(lay.inodeSize),
-		FeatureCompat:   compatExtAttr | compatDirIndex,
-		FeatureIncompat: incompatFiletype | incompatExtents | incompatFlexBg,
-		FeatureRoCompat: roCompatSparseSuper | roCompatLargeFile | roCompatHugeFile | roCompatDirNlink | roCompatExtraIsize | roCompatMetadataCsum,
+		FeatureCompat:   ondisk.CompatExtAttr | ondisk.CompatDirIndex,
+		FeatureIncompat: ondisk.IncompatFiletype | ondisk.IncompatExtents | ondisk.IncompatFlexBG,
+		FeatureRoCompat: ondisk.ROCompatSparseSuper | ondisk.ROCompatLargeFile | ondisk.ROCompatHugeFile | ondisk.ROCompatDirNlink | ondisk.ROCompatExtraIsize | ondisk.ROCompatMetadataCsum,
 		UUID:            b.uuid,
 		HashSeed:        b.hashSeed,
 	}
 	copy(sb.VolumeName[:], b.opt.Label)
 	if j := b.journal; j != nil {
-		sb.FeatureCompat |= compatHasJournal
-		sb.JournalInum = journalIno
+		sb.FeatureCompat |= ondisk.CompatHasJournal
+		sb.JournalInum = ondisk.JournalIno
 		for i := range 15 {
 			sb.JournalBlocks[i] = binary.LittleEndian.Uint32(j.ino.Block[4*i:])
 		}

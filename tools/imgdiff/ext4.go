@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/icos-build/icos/tools/ext4/ondisk"
 	"github.com/icos-build/icos/tools/imgdiff/ext4r"
 )
 
@@ -85,23 +86,23 @@ func (r *report) diffSuperblock(prefix string, a, b *view) error {
 }
 
 func typeName(mode uint16) string {
-	switch mode & ext4r.ModeType {
-	case ext4r.ModeDir:
+	switch mode & ondisk.ModeType {
+	case ondisk.ModeDir:
 		return "directory"
-	case ext4r.ModeReg:
+	case ondisk.ModeRegular:
 		return "regular file"
-	case ext4r.ModeLink:
+	case ondisk.ModeSymlink:
 		return "symlink"
-	case ext4r.ModeChr:
+	case ondisk.ModeChar:
 		return "character device"
-	case ext4r.ModeBlk:
+	case ondisk.ModeBlock:
 		return "block device"
-	case ext4r.ModeFIFO:
+	case ondisk.ModeFIFO:
 		return "fifo"
-	case ext4r.ModeSock:
+	case ondisk.ModeSocket:
 		return "socket"
 	}
-	return fmt.Sprintf("type %#o", mode&ext4r.ModeType)
+	return fmt.Sprintf("type %#o", mode&ondisk.ModeType)
 }
 
 // diffExt4 compares two ext4 filesystems: superblock fields, every file

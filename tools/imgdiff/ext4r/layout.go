@@ -3,6 +3,8 @@ package ext4r
 import (
 	"fmt"
 	"sort"
+
+	"github.com/icos-build/icos/tools/ext4/ondisk"
 )
 
 // Kind says what a region of blocks holds.
@@ -37,7 +39,7 @@ type Layout struct {
 
 // HasSuper reports whether block group g holds a superblock backup.
 func (fs *FS) HasSuper(g uint64) bool {
-	if g <= 1 || fs.SB.FeatureROCompat&roCompatSparse == 0 {
+	if g <= 1 || fs.SB.FeatureROCompat&ondisk.ROCompatSparseSuper == 0 {
 		return true
 	}
 	for _, b := range []uint64{3, 5, 7} {
@@ -95,7 +97,7 @@ func (fs *FS) NewLayout(files []File) (*Layout, error) {
 		switch {
 		case in.IsDir():
 			k = KindDirectory
-		case in.Ino == sb.JournalIno && sb.FeatureCompat&compatHasJournal != 0:
+		case in.Ino == sb.JournalIno && sb.FeatureCompat&ondisk.CompatHasJournal != 0:
 			k = KindJournal
 		}
 		for _, e := range data {
@@ -119,7 +121,7 @@ func (fs *FS) NewLayout(files []File) (*Layout, error) {
 			return nil, err
 		}
 	}
-	if sb.FeatureCompat&compatHasJournal != 0 && sb.JournalIno != 0 {
+	if sb.FeatureCompat&ondisk.CompatHasJournal != 0 && sb.JournalIno != 0 {
 		in, err := fs.Inode(sb.JournalIno)
 		if err != nil {
 			return nil, err
@@ -128,7 +130,7 @@ func (fs *FS) NewLayout(files []File) (*Layout, error) {
 			return nil, err
 		}
 	}
-	if in, err := fs.Inode(7); err == nil && in.Mode != 0 && in.Flags&flagExtents == 0 {
+	if in, err := fs.Inode(ondisk.ResizeIno); err == nil && in.Mode != 0 && in.Flags&ondisk.InodeFlagExtents == 0 {
 		// The resize inode maps the reserved GDT blocks; only its own
 		// indirect blocks are new.
 		if _, meta, err := fs.Extents(in); err == nil {
