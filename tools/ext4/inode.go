@@ -23,7 +23,7 @@ type Inode struct {
 	Size        uint64
 	Atime       Timespec
 	Ctime       Timespec
-	Mtime       Timespec
+	ModTime     Timespec
 	Crtime      Timespec
 	LinksCount  uint16
 	Blocks      uint64 // in 512-byte sectors
@@ -42,7 +42,7 @@ func (n *Inode) marshal(b []byte, csumSeed, ino uint32) {
 	le.PutUint32(b[0x04:], uint32(n.Size))
 	at, atx := n.Atime.encode()
 	ct, ctx := n.Ctime.encode()
-	mt, mtx := n.Mtime.encode()
+	mt, mtx := n.ModTime.encode()
 	crt, crtx := n.Crtime.encode()
 	le.PutUint32(b[0x08:], at)
 	le.PutUint32(b[0x0C:], ct)

@@ -75,7 +75,7 @@ func (b *builder) addJournal() error {
 	j := &node{path: "<journal>", nlink: 1}
 	j.ino.Mode = ondisk.ModeRegular | 0o600
 	t := b.fixedTime(0)
-	j.ino.Atime, j.ino.Ctime, j.ino.Mtime, j.ino.Crtime = t, t, t, t
+	j.ino.Atime, j.ino.Ctime, j.ino.ModTime, j.ino.Crtime = t, t, t, t
 	j.ino.Size = uint64(n) * blockSize
 	j.exts.add(0, start, n)
 	j.data = uint64(n)

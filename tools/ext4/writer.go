@@ -42,9 +42,11 @@ type Options struct {
 	Label string
 	// UUID and HashSeed default to values derived from Label and Size.
 	UUID, HashSeed *[16]byte
-	// Mtime, when set, clamps every inode timestamp to at most this Unix
-	// time and is used for the superblock times (else 0).
-	Mtime *int64
+	// ModTime, when set, is every timestamp the image holds: the atime,
+	// ctime, mtime and crtime of every inode and the superblock's mkfs,
+	// write and check times. Unset, inodes keep the tar's times and the
+	// superblock times are 0.
+	ModTime *int64
 	// InodeSize is 256 (default), 512 or 1024 bytes.
 	InodeSize int
 	// InodeRatio is bytes of image per inode (default 16384, or 4096 below
@@ -193,9 +195,11 @@ func newBuilder(out Output, opt Options) (*builder, error) {
 	return b, nil
 }
 
+// fixedTime is the time of an inode no tar entry describes (root, implied
+// directories, lost+found, journal): Options.ModTime, else sec.
 func (b *builder) fixedTime(sec int64) Timespec {
-	if b.opt.Mtime != nil {
-		sec = *b.opt.Mtime
+	if b.opt.ModTime != nil {
+		sec = *b.opt.ModTime
 	}
 	return Timespec{Sec: sec}
 }
@@ -203,7 +207,7 @@ func (b *builder) fixedTime(sec int64) Timespec {
 func (b *builder) newNode(path string, mode uint16, t Timespec) *node {
 	n := &node{path: path}
 	n.ino.Mode = mode
-	n.ino.Atime, n.ino.Ctime, n.ino.Mtime, n.ino.Crtime = t, t, t, t
+	n.ino.Atime, n.ino.Ctime, n.ino.ModTime, n.ino.Crtime = t, t, t, t
 	b.nodes = append(b.nodes, n)
 	b.paths[path] = n
 	return n
@@ -289,9 +293,11 @@ func (b *builder) readTar(r io.Reader) error {
 
 func tsFrom(t time.Time) Timespec { return Timespec{Sec: t.Unix(), Nsec: uint32(t.Nanosecond())} }
 
-func (b *builder) clamp(t Timespec) Timespec {
-	if b.opt.Mtime != nil && t.Sec >= *b.opt.Mtime {
-		return Timespec{Sec: *b.opt.Mtime}
+// entryTime is the time stored for a time t of a tar entry:
+// Options.ModTime when set, else t.
+func (b *builder) entryTime(t Timespec) Timespec {
+	if b.opt.ModTime != nil {
+		return Timespec{Sec: *b.opt.ModTime}
 	}
 	return t
 }
@@ -421,7 +427,7 @@ func (b *builder) entry(tr *tar.Reader, hdr *tar.Header) error {
 	n.explicit = true
 	n.ino.Mode = mode
 	n.ino.UID, n.ino.GID = uint32(hdr.Uid), uint32(hdr.Gid)
-	n.ino.Mtime, n.ino.Atime, n.ino.Ctime, n.ino.Crtime = b.clamp(mt), b.clamp(at), b.clamp(ct), b.clamp(mt)
+	n.ino.ModTime, n.ino.Atime, n.ino.Ctime, n.ino.Crtime = b.entryTime(mt), b.entryTime(at), b.entryTime(ct), b.entryTime(mt)
 	n.xattrs = xattrs
 
 	switch mode & ondisk.ModeType {
@@ -751,8 +757,8 @@ func (b *builder) writeGroups(byNum []*node, lastIno uint32) error {
 		}
 	}
 	var sbTime uint32
-	if b.opt.Mtime != nil {
-		sbTime = uint32(*b.opt.Mtime)
+	if b.opt.ModTime != nil {
+		sbTime = uint32(*b.opt.ModTime)
 	}
 	sb := Superblock{
 		InodesCount:     lay.ipg * lay.groups,
