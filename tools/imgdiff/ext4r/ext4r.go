@@ -91,7 +91,7 @@ type Inode struct {
 	Generation uint32
 	Atime      Time
 	Ctime      Time
-	Mtime      Time
+	ModTime    Time
 	Crtime     Time
 	Rdev       uint32 // device number of character and block devices
 	FileACL    uint64 // EA block, 0 if none
@@ -254,7 +254,7 @@ func (fs *FS) Inode(ino uint32) (*Inode, error) {
 		Size:       uint64(le.Uint32(raw[4:])) | uint64(le.Uint32(raw[0x6C:]))<<32,
 		Atime:      Time{Sec: int64(int32(le.Uint32(raw[8:])))},
 		Ctime:      Time{Sec: int64(int32(le.Uint32(raw[0xC:])))},
-		Mtime:      Time{Sec: int64(int32(le.Uint32(raw[0x10:])))},
+		ModTime:    Time{Sec: int64(int32(le.Uint32(raw[0x10:])))},
 		GID:        uint32(le.Uint16(raw[0x18:])) | uint32(le.Uint16(raw[0x7A:]))<<16,
 		Links:      le.Uint16(raw[0x1A:]),
 		Blocks:     uint64(le.Uint32(raw[0x1C:])) | uint64(le.Uint16(raw[0x74:]))<<32,
@@ -281,7 +281,7 @@ func (fs *FS) Inode(ino uint32) (*Inode, error) {
 			}
 		}
 		field(0x84, &in.Ctime)
-		field(0x88, &in.Mtime)
+		field(0x88, &in.ModTime)
 		field(0x8C, &in.Atime)
 		if 0x80+extra >= 0x94 {
 			in.Crtime = Time{Sec: int64(int32(le.Uint32(raw[0x90:])))}

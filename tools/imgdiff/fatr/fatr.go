@@ -205,7 +205,7 @@ type Entry struct {
 	CTime      uint32 // creation: date<<16 | time, DOS format
 	CTimeTenth uint8
 	ADate      uint16
-	MTime      uint32 // modification: date<<16 | time, DOS format
+	ModTime    uint32 // modification: date<<16 | time, DOS format
 	Clusters   []uint32
 }
 
@@ -451,7 +451,7 @@ func parseDir(b []byte, dir string) ([]Entry, error) {
 			CTimeTenth: e[13],
 			CTime:      uint32(le.Uint16(e[16:]))<<16 | uint32(le.Uint16(e[14:])),
 			ADate:      le.Uint16(e[18:]),
-			MTime:      uint32(le.Uint16(e[24:]))<<16 | uint32(le.Uint16(e[22:])),
+			ModTime:    uint32(le.Uint16(e[24:]))<<16 | uint32(le.Uint16(e[22:])),
 			Cluster:    uint32(le.Uint16(e[20:]))<<16 | uint32(le.Uint16(e[26:])),
 			Size:       le.Uint32(e[28:]),
 		})
