@@ -170,8 +170,10 @@ func newBuilder(out Output, opt Options) (*builder, error) {
 		}
 	}
 	if opt.Journal {
-		if err := b.addJournal(); err != nil {
+		if err := b.addJournal(); errors.Is(err, errNoSpace) {
 			return nil, fmt.Errorf("ext4: size %d bytes is too small for a journal", opt.Size)
+		} else if err != nil {
+			return nil, fmt.Errorf("ext4: journal: %w", err)
 		}
 	}
 	fixed := b.fixedTime(0)
@@ -582,7 +584,7 @@ func (b *builder) finish() error {
 		return err
 	}
 	if err := b.flush(); err != nil {
-		return err
+		return fmt.Errorf("ext4: writing image: %w", err)
 	}
 	if err := b.out.Truncate(b.opt.Size); err != nil {
 		return fmt.Errorf("ext4: sizing image: %w", err)
@@ -837,14 +839,13 @@ func (b *builder) writeAt(p []byte, off int64) (int, error) {
 	return len(p), nil
 }
 
+// flush writes the gathered writes. Like writeAt it returns the output's
+// error as is; callers say what was being written.
 func (b *builder) flush() error {
 	if len(b.pend) == 0 {
 		return nil
 	}
 	_, err := b.out.WriteAt(b.pend, b.pendOff)
 	b.pend = b.pend[:0]
-	if err != nil {
-		return fmt.Errorf("ext4: writing image: %w", err)
-	}
-	return nil
+	return err
 }

@@ -40,7 +40,7 @@ func runDiff(c *cli.Context) error {
 		TempDir:   c.String("tmpdir"),
 	})
 	if err != nil {
-		return cli.Exit("icos: diff: "+err.Error(), 2)
+		return cli.Exit("icos: "+err.Error(), 2) // imgdiff's errors name the file
 	}
 	fmt.Fprintln(c.App.Writer, strings.Join(res.Lines, "\n"))
 	if !res.Identical {

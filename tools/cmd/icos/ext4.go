@@ -69,7 +69,7 @@ func runExt4(c *cli.Context) error {
 		if s := c.String(f.flag); s != "" {
 			u, err := ext4ParseUUID(s)
 			if err != nil {
-				return fmt.Errorf("ext4: --%s: %w", f.flag, err)
+				return fmt.Errorf("--%s: %w", f.flag, err)
 			}
 			*f.dst = &u
 		}
@@ -77,30 +77,30 @@ func runExt4(c *cli.Context) error {
 	if s := c.String("mtime"); s != "" {
 		t, err := strconv.ParseInt(s, 10, 64)
 		if err != nil || t < 0 || t > 0xFFFFFFFF {
-			return fmt.Errorf("ext4: --mtime %q: want a Unix time between 0 and 4294967295", s)
+			return fmt.Errorf("--mtime %q: want a Unix time between 0 and 4294967295", s)
 		}
 		opt.ModTime = &t
 	}
 	if fc := c.String("file-contexts"); fc != "" {
 		f, err := os.Open(fc)
 		if err != nil {
-			return fmt.Errorf("ext4: %w", err)
+			return fmt.Errorf("--file-contexts: %w", err)
 		}
 		ctxs, err := selinux.Parse(f, fc)
 		f.Close()
 		if err != nil {
-			return fmt.Errorf("ext4: %w", err)
+			return fmt.Errorf("--file-contexts: %w", err)
 		}
 		opt.Labeler = ctxs
 	}
 	in, closeIn, err := openTar(c.String("input"))
 	if err != nil {
-		return fmt.Errorf("ext4: %w", err)
+		return fmt.Errorf("--input: %w", err)
 	}
 	defer closeIn()
 	out, err := createImage(c.String("output"), "")
 	if err != nil {
-		return fmt.Errorf("ext4: %w", err)
+		return fmt.Errorf("--output: %w", err)
 	}
 	defer out.Abort()
 	if err := ext4.Build(in, out.File, opt); err != nil {

@@ -23,7 +23,7 @@ import (
 )
 
 // ErrNotExt4 is returned by Open when the superblock magic is missing.
-var ErrNotExt4 = errors.New("ext4: no ext2/3/4 superblock magic")
+var ErrNotExt4 = errors.New("ext4r: no ext2/3/4 superblock magic")
 
 // Superblock holds the superblock fields the reader uses.
 type Superblock struct {
@@ -134,7 +134,7 @@ type FS struct {
 func Open(r io.ReaderAt, off int64) (*FS, error) {
 	b := make([]byte, ondisk.SuperblockSize)
 	if _, err := r.ReadAt(b, off+ondisk.SuperblockOffset); err != nil {
-		return nil, fmt.Errorf("ext4: read superblock: %w", noEOF(err))
+		return nil, fmt.Errorf("ext4r: read superblock: %w", noEOF(err))
 	}
 	le := binary.LittleEndian
 	if le.Uint16(b[0x38:]) != ondisk.Magic {
@@ -158,7 +158,7 @@ func Open(r io.ReaderAt, off int64) (*FS, error) {
 	copy(sb.UUID[:], b[0x68:0x78])
 	logBS := le.Uint32(b[0x18:])
 	if logBS > 6 {
-		return nil, fmt.Errorf("ext4: superblock: bad block size log %d", logBS)
+		return nil, fmt.Errorf("ext4r: superblock: bad block size log %d", logBS)
 	}
 	sb.BlockSize = 1024 << logBS
 	if le.Uint32(b[0x4C:]) >= ondisk.RevDynamic {
@@ -174,22 +174,22 @@ func Open(r io.ReaderAt, off int64) (*FS, error) {
 	}
 	switch {
 	case sb.FeatureIncompat&ondisk.IncompatMetaBG != 0:
-		return nil, fmt.Errorf("ext4: meta_bg is not supported")
+		return nil, fmt.Errorf("ext4r: meta_bg is not supported")
 	case sb.FeatureIncompat&ondisk.IncompatEAInode != 0:
-		return nil, fmt.Errorf("ext4: ea_inode is not supported")
+		return nil, fmt.Errorf("ext4r: ea_inode is not supported")
 	case sb.FeatureCompat&ondisk.CompatSparseSuper2 != 0:
-		return nil, fmt.Errorf("ext4: sparse_super2 is not supported")
+		return nil, fmt.Errorf("ext4r: sparse_super2 is not supported")
 	case sb.BlocksPerGroup == 0 || sb.InodesPerGroup == 0 || sb.InodeSize < ondisk.GoodOldInodeSize:
-		return nil, fmt.Errorf("ext4: superblock: bad geometry")
+		return nil, fmt.Errorf("ext4r: superblock: bad geometry")
 	}
 	fs := &FS{r: r, off: off, SB: sb, bs: int64(sb.BlockSize)}
 	n := (sb.BlocksCount - uint64(sb.FirstDataBlock) + uint64(sb.BlocksPerGroup) - 1) / uint64(sb.BlocksPerGroup)
 	if n == 0 || n > 1<<24 {
-		return nil, fmt.Errorf("ext4: superblock: bad group count %d", n)
+		return nil, fmt.Errorf("ext4r: superblock: bad group count %d", n)
 	}
 	gd := make([]byte, int64(n)*int64(sb.DescSize))
 	if _, err := r.ReadAt(gd, off+int64(sb.FirstDataBlock+1)*fs.bs); err != nil {
-		return nil, fmt.Errorf("ext4: read group descriptors: %w", noEOF(err))
+		return nil, fmt.Errorf("ext4r: read group descriptors: %w", noEOF(err))
 	}
 	fs.Groups = make([]Group, n)
 	for i := range fs.Groups {
@@ -236,15 +236,29 @@ func (fs *FS) readBlock(n uint64) ([]byte, error) {
 
 // Inode reads inode ino.
 func (fs *FS) Inode(ino uint32) (*Inode, error) {
+	in, err := fs.inode(ino)
+	return in, wrap(err)
+}
+
+// wrap prefixes an error of the unexported functions, which carry none, with
+// the package name; io.EOF (the end of a file's data) and nil pass as they are.
+func wrap(err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
+	return fmt.Errorf("ext4r: %w", err)
+}
+
+func (fs *FS) inode(ino uint32) (*Inode, error) {
 	if ino == 0 || ino > fs.SB.InodesCount {
-		return nil, fmt.Errorf("ext4: inode %d out of range", ino)
+		return nil, fmt.Errorf("inode %d out of range", ino)
 	}
 	g := (ino - 1) / fs.SB.InodesPerGroup
 	idx := (ino - 1) % fs.SB.InodesPerGroup
 	raw := make([]byte, fs.SB.InodeSize)
 	pos := fs.off + int64(fs.Groups[g].InodeTable)*fs.bs + int64(idx)*int64(fs.SB.InodeSize)
 	if _, err := fs.r.ReadAt(raw, pos); err != nil {
-		return nil, fmt.Errorf("ext4: inode %d: %w", ino, noEOF(err))
+		return nil, fmt.Errorf("inode %d: %w", ino, noEOF(err))
 	}
 	le := binary.LittleEndian
 	in := &Inode{
@@ -295,6 +309,11 @@ func (fs *FS) Inode(ino uint32) (*Inode, error) {
 // by logical block, and the blocks of the map itself (extent tree index and
 // leaf blocks, or indirect blocks). Inline inodes have neither.
 func (fs *FS) Extents(in *Inode) (data []Extent, meta []uint64, err error) {
+	data, meta, err = fs.extents(in)
+	return data, meta, wrap(err)
+}
+
+func (fs *FS) extents(in *Inode) (data []Extent, meta []uint64, err error) {
 	if in.Inline() {
 		return nil, nil, nil
 	}
@@ -307,7 +326,7 @@ func (fs *FS) Extents(in *Inode) (data []Extent, meta []uint64, err error) {
 		err = fs.walkIndirect(in, &data, &meta)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("ext4: inode %d: %w", in.Ino, err)
+		return nil, nil, fmt.Errorf("inode %d: %w", in.Ino, err)
 	}
 	sort.Slice(data, func(i, j int) bool { return data[i].Logical < data[j].Logical })
 	return data, meta, nil
@@ -411,6 +430,11 @@ func (fs *FS) walkIndirect(in *Inode, data *[]Extent, meta *[]uint64) error {
 // ReadAt reads file content at offset off of the inode's data (holes and
 // uninitialized extents read as zeros); it stops at the file size.
 func (fs *FS) ReadAt(in *Inode, ext []Extent, p []byte, off int64) (int, error) {
+	n, err := fs.readAt(in, ext, p, off)
+	return n, wrap(err)
+}
+
+func (fs *FS) readAt(in *Inode, ext []Extent, p []byte, off int64) (int, error) {
 	size := int64(in.Size)
 	if off >= size {
 		return 0, io.EOF
@@ -453,7 +477,7 @@ func (fs *FS) ReadAt(in *Inode, ext []Extent, p []byte, off int64) (int, error) 
 		t := min(int64(e.Logical+e.Len)*fs.bs, end)
 		pos := fs.off + int64(e.Physical)*fs.bs + (s - int64(e.Logical)*fs.bs)
 		if _, err := fs.r.ReadAt(p[s-off:t-off], pos); err != nil {
-			return 0, fmt.Errorf("ext4: inode %d: read: %w", in.Ino, err)
+			return 0, fmt.Errorf("inode %d: read: %w", in.Ino, err)
 		}
 	}
 	if n < len(p) {
@@ -478,14 +502,19 @@ func (fs *FS) inlineData(in *Inode) ([]byte, error) {
 
 // ReadAll returns the whole content of a small file (directories, symlinks).
 func (fs *FS) ReadAll(in *Inode, ext []Extent) ([]byte, error) {
+	b, err := fs.readAll(in, ext)
+	return b, wrap(err)
+}
+
+func (fs *FS) readAll(in *Inode, ext []Extent) ([]byte, error) {
 	if in.Size > 1<<30 {
-		return nil, fmt.Errorf("ext4: inode %d: too large to read whole (%d bytes)", in.Ino, in.Size)
+		return nil, fmt.Errorf("inode %d: too large to read whole (%d bytes)", in.Ino, in.Size)
 	}
 	b := make([]byte, in.Size)
 	if len(b) == 0 {
 		return b, nil
 	}
-	if _, err := fs.ReadAt(in, ext, b, 0); err != nil && err != io.EOF {
+	if _, err := fs.readAt(in, ext, b, 0); err != nil && err != io.EOF {
 		return nil, err
 	}
 	return b, nil
@@ -493,12 +522,12 @@ func (fs *FS) ReadAll(in *Inode, ext []Extent) ([]byte, error) {
 
 // Symlink returns the target of a symbolic link.
 func (fs *FS) Symlink(in *Inode) (string, error) {
-	ext, _, err := fs.Extents(in)
+	ext, _, err := fs.extents(in)
 	if err != nil {
-		return "", err
+		return "", wrap(err)
 	}
-	b, err := fs.ReadAll(in, ext)
-	return string(b), err
+	b, err := fs.readAll(in, ext)
+	return string(b), wrap(err)
 }
 
 // Dirent is one directory entry.
@@ -512,10 +541,15 @@ type Dirent struct {
 // sorted by name. Htree directories are read through their leaf blocks; the
 // index blocks look like empty entries and are skipped.
 func (fs *FS) ReadDir(in *Inode) ([]Dirent, error) {
+	ents, err := fs.readDir(in)
+	return ents, wrap(err)
+}
+
+func (fs *FS) readDir(in *Inode) ([]Dirent, error) {
 	if !in.IsDir() {
-		return nil, fmt.Errorf("ext4: inode %d: not a directory", in.Ino)
+		return nil, fmt.Errorf("inode %d: not a directory", in.Ino)
 	}
-	ext, _, err := fs.Extents(in)
+	ext, _, err := fs.extents(in)
 	if err != nil {
 		return nil, err
 	}
@@ -537,7 +571,7 @@ func (fs *FS) ReadDir(in *Inode) ([]Dirent, error) {
 			return nil, err
 		}
 	} else {
-		b, err := fs.ReadAll(in, ext)
+		b, err := fs.readAll(in, ext)
 		if err != nil {
 			return nil, err
 		}
@@ -559,7 +593,7 @@ func parseDirents(b []byte, dir uint32, out []Dirent) ([]Dirent, error) {
 		rec := int(le.Uint16(b[o+4:]))
 		nl := int(b[o+6])
 		if rec < 8 || o+rec > len(b) || 8+nl > rec {
-			return nil, fmt.Errorf("ext4: directory inode %d: bad entry at offset %d", dir, o)
+			return nil, fmt.Errorf("directory inode %d: bad entry at offset %d", dir, o)
 		}
 		name := string(b[o+8 : o+8+nl])
 		if ino != 0 && name != "." && name != ".." {
@@ -593,21 +627,21 @@ func (fs *FS) allXattrs(in *Inode) ([]Xattr, error) {
 			var err error
 			out, err = parseXattrs(region, region, out)
 			if err != nil {
-				return nil, fmt.Errorf("ext4: inode %d: in-inode xattrs: %w", in.Ino, err)
+				return nil, fmt.Errorf("inode %d: in-inode xattrs: %w", in.Ino, err)
 			}
 		}
 	}
 	if in.FileACL != 0 {
 		b, err := fs.readBlock(in.FileACL)
 		if err != nil {
-			return nil, fmt.Errorf("ext4: inode %d: xattr block: %w", in.Ino, err)
+			return nil, fmt.Errorf("inode %d: xattr block: %w", in.Ino, err)
 		}
 		if le.Uint32(b) != ondisk.XattrMagic {
-			return nil, fmt.Errorf("ext4: inode %d: xattr block %d: bad magic", in.Ino, in.FileACL)
+			return nil, fmt.Errorf("inode %d: xattr block %d: bad magic", in.Ino, in.FileACL)
 		}
 		out, err = parseXattrs(b[ondisk.XattrHeaderLen:], b, out)
 		if err != nil {
-			return nil, fmt.Errorf("ext4: inode %d: xattr block %d: %w", in.Ino, in.FileACL, err)
+			return nil, fmt.Errorf("inode %d: xattr block %d: %w", in.Ino, in.FileACL, err)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -620,7 +654,7 @@ func (fs *FS) allXattrs(in *Inode) ([]Xattr, error) {
 func (fs *FS) Xattrs(in *Inode) ([]Xattr, error) {
 	all, err := fs.allXattrs(in)
 	if err != nil {
-		return nil, err
+		return nil, wrap(err)
 	}
 	out := all[:0]
 	for _, x := range all {
@@ -673,25 +707,25 @@ func (fs *FS) Walk() ([]File, error) {
 	seen := map[uint32]bool{}
 	var visit func(p string, ino uint32) error
 	visit = func(p string, ino uint32) error {
-		in, err := fs.Inode(ino)
+		in, err := fs.inode(ino)
 		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
+			return fmt.Errorf("ext4r: %s: %w", p, err)
 		}
 		out = append(out, File{Path: p, Inode: in})
 		if !in.IsDir() {
 			return nil
 		}
 		if seen[ino] {
-			return fmt.Errorf("ext4: %s: directory inode %d reached twice", p, ino)
+			return fmt.Errorf("ext4r: %s: directory inode %d reached twice", p, ino)
 		}
 		seen[ino] = true
-		ents, err := fs.ReadDir(in)
+		ents, err := fs.readDir(in)
 		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
+			return fmt.Errorf("ext4r: %s: %w", p, err)
 		}
 		for _, e := range ents {
 			if strings.Contains(e.Name, "/") {
-				return fmt.Errorf("ext4: %s: entry name %q contains '/'", p, e.Name)
+				return fmt.Errorf("ext4r: %s: entry name %q contains '/'", p, e.Name)
 			}
 			if err := visit(path.Join(p, e.Name), e.Ino); err != nil {
 				return err

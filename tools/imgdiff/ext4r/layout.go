@@ -89,9 +89,9 @@ func (fs *FS) NewLayout(files []File) (*Layout, error) {
 		add(g.InodeTable, itBlocks, KindMeta, fmt.Sprintf("inode table of group %d", gi))
 	}
 	addFile := func(in *Inode, name string) error {
-		data, meta, err := fs.Extents(in)
+		data, meta, err := fs.extents(in)
 		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return fmt.Errorf("ext4r: %s: %w", name, err)
 		}
 		k := KindFileData
 		switch {
@@ -122,18 +122,18 @@ func (fs *FS) NewLayout(files []File) (*Layout, error) {
 		}
 	}
 	if sb.FeatureCompat&ondisk.CompatHasJournal != 0 && sb.JournalIno != 0 {
-		in, err := fs.Inode(sb.JournalIno)
+		in, err := fs.inode(sb.JournalIno)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("ext4r: journal: %w", err)
 		}
 		if err := addFile(in, "journal"); err != nil {
 			return nil, err
 		}
 	}
-	if in, err := fs.Inode(ondisk.ResizeIno); err == nil && in.Mode != 0 && in.Flags&ondisk.InodeFlagExtents == 0 {
+	if in, err := fs.inode(ondisk.ResizeIno); err == nil && in.Mode != 0 && in.Flags&ondisk.InodeFlagExtents == 0 {
 		// The resize inode maps the reserved GDT blocks; only its own
 		// indirect blocks are new.
-		if _, meta, err := fs.Extents(in); err == nil {
+		if _, meta, err := fs.extents(in); err == nil {
 			for _, b := range meta {
 				add(b, 1, KindMeta, "resize inode")
 			}
@@ -215,7 +215,7 @@ func (l *Layout) used(b uint64) (bool, error) {
 		var err error
 		bm, err = fs.readBlock(fs.Groups[g].BlockBitmap)
 		if err != nil {
-			return false, fmt.Errorf("ext4: block bitmap of group %d: %w", g, err)
+			return false, fmt.Errorf("ext4r: block bitmap of group %d: %w", g, err)
 		}
 		l.bitmaps[g] = bm
 	}
