@@ -5,17 +5,12 @@ import (
 	"encoding/binary"
 	"slices"
 	"strings"
+
+	"github.com/icos-build/icos/tools/ext4/ondisk"
 )
 
-// Directory entry file types (ext4_dir_entry_2.file_type).
+// Directory block tail (metadata_csum).
 const (
-	ftRegular  = 1
-	ftDir      = 2
-	ftChrdev   = 3
-	ftBlkdev   = 4
-	ftFifo     = 5
-	ftSocket   = 6
-	ftSymlink  = 7
 	dirTailLen = 12 // ext4_dir_entry_tail (metadata_csum)
 	dirSpace   = blockSize - dirTailLen
 )
@@ -28,21 +23,21 @@ type DirEntry struct {
 }
 
 func fileType(mode uint16) uint8 {
-	switch mode & sIFMT {
-	case sIFREG:
-		return ftRegular
-	case sIFDIR:
-		return ftDir
-	case sIFCHR:
-		return ftChrdev
-	case sIFBLK:
-		return ftBlkdev
-	case sIFIFO:
-		return ftFifo
-	case sIFSOCK:
-		return ftSocket
-	case sIFLNK:
-		return ftSymlink
+	switch mode & ondisk.ModeType {
+	case ondisk.ModeRegular:
+		return ondisk.FileTypeRegular
+	case ondisk.ModeDir:
+		return ondisk.FileTypeDir
+	case ondisk.ModeChar:
+		return ondisk.FileTypeChar
+	case ondisk.ModeBlock:
+		return ondisk.FileTypeBlock
+	case ondisk.ModeFIFO:
+		return ondisk.FileTypeFIFO
+	case ondisk.ModeSocket:
+		return ondisk.FileTypeSocket
+	case ondisk.ModeSymlink:
+		return ondisk.FileTypeSymlink
 	}
 	return 0
 }
@@ -113,10 +108,9 @@ func sealDirBlock(b []byte, seed uint32) {
 // then the leaf blocks, ordinary directory blocks whose entries are sorted
 // by hash.
 const (
-	dxRootLimit    = (blockSize - 32 - 8) / 8 // 507 entries (8-byte dx_tail)
-	dxNodeLimit    = (blockSize - 8 - 8) / 8  // 510 entries
-	inodeFlagIndex = 0x1000                   // EXT4_INDEX_FL
-	htreeEOF       = 0x7fffffff
+	dxRootLimit = (blockSize - 32 - 8) / 8 // 507 entries (8-byte dx_tail)
+	dxNodeLimit = (blockSize - 8 - 8) / 8  // 510 entries
+	htreeEOF    = 0x7fffffff
 )
 
 // dirHash is the half_md4 directory hash with unsigned characters (the
@@ -303,13 +297,13 @@ func htreeDirBlocks(self, parent uint32, entries []DirEntry, hashSeed *[4]uint32
 	root := data[:blockSize]
 	le.PutUint32(root[0:], self)
 	le.PutUint16(root[4:], 12)
-	root[6], root[7] = 1, ftDir
+	root[6], root[7] = 1, ondisk.FileTypeDir
 	copy(root[8:], ".")
 	le.PutUint32(root[12:], parent)
 	le.PutUint16(root[16:], blockSize-12)
-	root[18], root[19] = 2, ftDir
+	root[18], root[19] = 2, ondisk.FileTypeDir
 	copy(root[20:], "..")
-	root[24+4] = hashHalfMD4
+	root[24+4] = ondisk.HashHalfMD4
 	root[24+5] = 8 // info_length
 	root[24+6] = uint8(levels)
 	var rootHashes, rootBlocks []uint32

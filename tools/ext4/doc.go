@@ -69,10 +69,11 @@
 // listed directories but keeps (or creates) the directories themselves,
 // as empty mount points.
 //
-// Times: mtime from the tar, atime and ctime from PAX records when present
-// (else mtime), crtime = mtime. Options.Mtime clamps every time to at most
-// that value (the SOURCE_DATE_EPOCH convention: older times stay) and is
-// used for the superblock's mkfs, write and check times (0 without it).
+// Times: Options.ModTime, when set, is every time in the image: each
+// inode's atime, ctime, mtime and crtime and the superblock's mkfs, write
+// and check times (the build's SOURCE_DATE_EPOCH; the tar's times are not
+// used). Without it: mtime from the tar, atime and ctime from PAX records
+// when present (else mtime), crtime = mtime, superblock times 0.
 // The UUID and directory hash seed default to SHA-256 derived values of
 // the label and size. No clock, host user, random value or map order
 // reaches the image.

@@ -3,11 +3,11 @@ package ext4
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/icos-build/icos/tools/ext4/ondisk"
 )
 
 const (
-	extentMagic   = 0xF30A
-	maxExtentLen  = 32768                 // longest initialized extent
 	rootEntries   = 4                     // (60 - 12) / 12 in i_block
 	blockEntries  = (blockSize - 12) / 12 // 340 entries per tree block
 	extentTailOff = 12 + blockEntries*12  // ext4_extent_tail.et_checksum
@@ -28,14 +28,14 @@ func (l *extentList) add(logical, physical, n uint32) {
 	for n > 0 {
 		if k := len(*l); k > 0 {
 			e := &(*l)[k-1]
-			if e.Logical+uint32(e.Len) == logical && e.Physical+uint32(e.Len) == physical && e.Len < maxExtentLen {
-				m := min(n, maxExtentLen-uint32(e.Len))
+			if e.Logical+uint32(e.Len) == logical && e.Physical+uint32(e.Len) == physical && e.Len < ondisk.MaxInitExtentLen {
+				m := min(n, ondisk.MaxInitExtentLen-uint32(e.Len))
 				e.Len += uint16(m)
 				logical, physical, n = logical+m, physical+m, n-m
 				continue
 			}
 		}
-		m := min(n, maxExtentLen)
+		m := min(n, ondisk.MaxInitExtentLen)
 		*l = append(*l, Extent{Logical: logical, Len: uint16(m), Physical: physical})
 		logical, physical, n = logical+m, physical+m, n-m
 	}
@@ -43,7 +43,7 @@ func (l *extentList) add(logical, physical, n uint32) {
 
 func putHeader(b []byte, entries, max, depth int) {
 	le := binary.LittleEndian
-	le.PutUint16(b[0:], extentMagic)
+	le.PutUint16(b[0:], ondisk.ExtentMagic)
 	le.PutUint16(b[2:], uint16(entries))
 	le.PutUint16(b[4:], uint16(max))
 	le.PutUint16(b[6:], uint16(depth))

@@ -1,10 +1,9 @@
 package ext4
 
-import "encoding/binary"
+import (
+	"encoding/binary"
 
-// Block group descriptor flags (bg_flags).
-const (
-	bgItableZeroed = 0x0004
+	"github.com/icos-build/icos/tools/ext4/ondisk"
 )
 
 // GroupDesc is a 32-byte block group descriptor (no 64bit feature).
@@ -38,7 +37,7 @@ func (d *GroupDesc) marshal(b []byte, csumSeed uint32, g uint32) {
 	le.PutUint16(b[0x1C:], d.ItableUnused)
 	le.PutUint16(b[0x1E:], 0)
 	c := crc32c(csumSeed, le32(g))
-	c = crc32c(c, b[:descSize])
+	c = crc32c(c, b[:ondisk.DescSize])
 	le.PutUint16(b[0x1E:], uint16(c))
 }
 

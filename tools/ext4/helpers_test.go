@@ -45,7 +45,7 @@ type ent struct {
 	major    int64
 	minor    int64
 	xattrs   map[string]string
-	mtime    int64
+	modTime  int64
 }
 
 var testTime = time.Unix(1700000000, 123456789)
@@ -61,8 +61,8 @@ func mkTar(t testing.TB, ents []ent) []byte {
 			Linkname: e.link, Devmajor: e.major, Devminor: e.minor,
 			ModTime: testTime, Format: tar.FormatPAX,
 		}
-		if e.mtime != 0 {
-			h.ModTime = time.Unix(e.mtime, 0)
+		if e.modTime != 0 {
+			h.ModTime = time.Unix(e.modTime, 0)
 		}
 		if h.Mode == 0 {
 			h.Mode = 0o644

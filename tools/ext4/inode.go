@@ -2,22 +2,6 @@ package ext4
 
 import "encoding/binary"
 
-// Inode mode type bits and flags.
-const (
-	sIFMT   = 0o170000
-	sIFSOCK = 0o140000
-	sIFLNK  = 0o120000
-	sIFREG  = 0o100000
-	sIFBLK  = 0o060000
-	sIFDIR  = 0o040000
-	sIFCHR  = 0o020000
-	sIFIFO  = 0o010000
-
-	inodeFlagExtents = 0x80000 // EXT4_EXTENTS_FL
-
-	maxLinks = 65000 // EXT4_LINK_MAX
-)
-
 // Timespec is a timestamp with nanoseconds, as ext4 stores it with
 // extra_isize: 32 low bits in the base field, 2 epoch bits and 30 bits of
 // nanoseconds in the _extra field.
@@ -39,7 +23,7 @@ type Inode struct {
 	Size        uint64
 	Atime       Timespec
 	Ctime       Timespec
-	Mtime       Timespec
+	ModTime     Timespec
 	Crtime      Timespec
 	LinksCount  uint16
 	Blocks      uint64 // in 512-byte sectors
@@ -58,7 +42,7 @@ func (n *Inode) marshal(b []byte, csumSeed, ino uint32) {
 	le.PutUint32(b[0x04:], uint32(n.Size))
 	at, atx := n.Atime.encode()
 	ct, ctx := n.Ctime.encode()
-	mt, mtx := n.Mtime.encode()
+	mt, mtx := n.ModTime.encode()
 	crt, crtx := n.Crtime.encode()
 	le.PutUint32(b[0x08:], at)
 	le.PutUint32(b[0x0C:], ct)

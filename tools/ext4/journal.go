@@ -1,20 +1,17 @@
 package ext4
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/icos-build/icos/tools/ext4/ondisk"
+)
 
 // Internal JBD2 journal (kernel Documentation/filesystems/ext4, "Journal"),
 // created the way mke2fs creates it: inode 8, contiguous blocks, a v2
 // journal superblock describing an empty journal (s_start 0, so nothing
 // is replayed) and no journal features; the kernel sets the checksum
 // features it wants at the first mount. The other journal blocks are holes
-// in the image file (zeros).
-const (
-	journalIno       = 8
-	compatHasJournal = 0x0004
-	jbd2Magic        = 0xC03B3998
-	jbd2SuperblockV2 = 4
-	jnlBackupBlocks  = 1 // s_jnl_backup_type: s_jnl_blocks holds i_block
-)
+// in the image file (zeros). Its constants are in package ondisk.
 
 // journalBlocks is e2fsprogs' default journal size for a filesystem of
 // the given number of blocks (ext2fs_default_journal_size), 0 if too
@@ -51,8 +48,8 @@ type JournalSuperblock struct {
 func (j *JournalSuperblock) MarshalBinary() ([]byte, error) {
 	be := binary.BigEndian
 	b := make([]byte, 1024)
-	be.PutUint32(b[0x00:], jbd2Magic)
-	be.PutUint32(b[0x04:], jbd2SuperblockV2)
+	be.PutUint32(b[0x00:], ondisk.JBD2Magic)
+	be.PutUint32(b[0x04:], ondisk.JBD2SuperblockV2)
 	be.PutUint32(b[0x08:], 0) // h_sequence
 	be.PutUint32(b[0x0C:], blockSize)
 	be.PutUint32(b[0x10:], j.MaxLen)
@@ -76,13 +73,13 @@ func (b *builder) addJournal() error {
 		return err
 	}
 	j := &node{path: "<journal>", nlink: 1}
-	j.ino.Mode = sIFREG | 0o600
+	j.ino.Mode = ondisk.ModeRegular | 0o600
 	t := b.fixedTime(0)
-	j.ino.Atime, j.ino.Ctime, j.ino.Mtime, j.ino.Crtime = t, t, t, t
+	j.ino.Atime, j.ino.Ctime, j.ino.ModTime, j.ino.Crtime = t, t, t, t
 	j.ino.Size = uint64(n) * blockSize
 	j.exts.add(0, start, n)
 	j.data = uint64(n)
-	j.num = journalIno
+	j.num = ondisk.JournalIno
 	b.journal = j
 	raw, _ := (&JournalSuperblock{MaxLen: n, UUID: b.uuid}).MarshalBinary()
 	_, err = b.writeAt(raw, int64(start)*blockSize)

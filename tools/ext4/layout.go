@@ -3,6 +3,8 @@ package ext4
 import (
 	"errors"
 	"fmt"
+
+	"github.com/icos-build/icos/tools/ext4/ondisk"
 )
 
 // layout is the fixed geometry of the filesystem, decided from the image
@@ -87,7 +89,7 @@ func newLayout(size int64, inodeSize, inodeRatio int) (*layout, *allocator, erro
 	}
 	l := &layout{inodeSize: inodeSize}
 	groups := (blocks + blocksPerGroup - 1) / blocksPerGroup
-	gdt := func(g uint32) uint32 { return (g*descSize + blockSize - 1) / blockSize }
+	gdt := func(g uint32) uint32 { return (g*ondisk.DescSize + blockSize - 1) / blockSize }
 	if last := blocks - (groups-1)*blocksPerGroup; groups > 1 {
 		// Drop a last group too small to hold its own superblock backup
 		// and some data, as mke2fs does.

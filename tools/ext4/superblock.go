@@ -3,37 +3,17 @@ package ext4
 import (
 	"encoding/binary"
 	"hash/crc32"
+
+	"github.com/icos-build/icos/tools/ext4/ondisk"
 )
 
-// On-disk constants (kernel Documentation/filesystems/ext4, "Super Block").
+// Geometry this writer chooses; the format's own constants are in package
+// ondisk.
 const (
-	blockSize      = 4096
-	blocksPerGroup = 8 * blockSize // one block bitmap block per group
-	superMagic     = 0xEF53
-	firstIno       = 11 // first non-reserved inode; mke2fs puts lost+found here
-	rootIno        = 2
-	extraIsize     = 32 // i_extra_isize: covers up to i_projid
-	descSize       = 32 // group descriptor size without the 64bit feature
-
-	compatExtAttr  = 0x0008
-	compatDirIndex = 0x0020
-
-	incompatFiletype = 0x0002
-	incompatExtents  = 0x0040
-	incompatFlexBg   = 0x0200
-
-	roCompatSparseSuper  = 0x0001
-	roCompatLargeFile    = 0x0002
-	roCompatHugeFile     = 0x0008
-	roCompatDirNlink     = 0x0020
-	roCompatExtraIsize   = 0x0040
-	roCompatMetadataCsum = 0x0400
-
-	flagsUnsignedHash = 0x0002 // s_flags: directory hashes use unsigned chars
-	hashHalfMD4       = 1      // s_def_hash_version
-	defmXattrUser     = 0x0004 // s_default_mount_opts, as mke2fs sets them
-	defmACL           = 0x0008
-	logGroupsPerFlex  = 4
+	blockSize        = 4096
+	blocksPerGroup   = 8 * blockSize // one block bitmap block per group
+	extraIsize       = 32            // i_extra_isize: covers up to i_projid
+	logGroupsPerFlex = 4
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -90,14 +70,14 @@ func (s *Superblock) MarshalBinary() ([]byte, error) {
 	le.PutUint32(b[0x30:], s.Time)
 	le.PutUint16(b[0x34:], 0)      // s_mnt_count
 	le.PutUint16(b[0x36:], 0xFFFF) // s_max_mnt_count = -1: no mount-count checks
-	le.PutUint16(b[0x38:], superMagic)
+	le.PutUint16(b[0x38:], ondisk.Magic)
 	le.PutUint16(b[0x3A:], 1) // s_state: cleanly unmounted
 	le.PutUint16(b[0x3C:], 1) // s_errors: continue
 	le.PutUint32(b[0x40:], s.Time)
 	le.PutUint32(b[0x44:], 0) // s_checkinterval
 	le.PutUint32(b[0x48:], 0) // s_creator_os: Linux
 	le.PutUint32(b[0x4C:], 1) // s_rev_level: dynamic
-	le.PutUint32(b[0x54:], firstIno)
+	le.PutUint32(b[0x54:], ondisk.GoodOldFirstIno)
 	le.PutUint16(b[0x58:], s.InodeSize)
 	le.PutUint16(b[0x5A:], s.BlockGroupNr)
 	le.PutUint32(b[0x5C:], s.FeatureCompat)
@@ -106,19 +86,19 @@ func (s *Superblock) MarshalBinary() ([]byte, error) {
 	copy(b[0x68:0x78], s.UUID[:])
 	copy(b[0x78:0x88], s.VolumeName[:])
 	copy(b[0xEC:0xFC], s.HashSeed[:])
-	b[0xFC] = hashHalfMD4
+	b[0xFC] = ondisk.HashHalfMD4
 	le.PutUint32(b[0xE0:], s.JournalInum)
 	if s.JournalInum != 0 {
-		b[0xFD] = jnlBackupBlocks
+		b[0xFD] = ondisk.JnlBackupBlocks
 		for i, v := range s.JournalBlocks {
 			le.PutUint32(b[0x10C+4*i:], v)
 		}
 	}
-	le.PutUint32(b[0x100:], defmXattrUser|defmACL)
+	le.PutUint32(b[0x100:], ondisk.DefmXattrUser|ondisk.DefmACL)
 	le.PutUint32(b[0x108:], s.Time)
 	le.PutUint16(b[0x15C:], extraIsize) // s_min_extra_isize
 	le.PutUint16(b[0x15E:], extraIsize) // s_want_extra_isize
-	le.PutUint32(b[0x160:], flagsUnsignedHash)
+	le.PutUint32(b[0x160:], ondisk.FlagsUnsignedHash)
 	b[0x174] = logGroupsPerFlex
 	b[0x175] = 1 // s_checksum_type: crc32c
 	le.PutUint32(b[0x3FC:], crc32c(^uint32(0), b[:0x3FC]))

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/icos-build/icos/tools/ext4/ondisk"
 	"github.com/icos-build/icos/tools/tarpath"
 )
 
@@ -41,9 +42,11 @@ type Options struct {
 	Label string
 	// UUID and HashSeed default to values derived from Label and Size.
 	UUID, HashSeed *[16]byte
-	// Mtime, when set, clamps every inode timestamp to at most this Unix
-	// time and is used for the superblock times (else 0).
-	Mtime *int64
+	// ModTime, when set, is every timestamp the image holds: the atime,
+	// ctime, mtime and crtime of every inode and the superblock's mkfs,
+	// write and check times. Unset, inodes keep the tar's times and the
+	// superblock times are 0.
+	ModTime *int64
 	// InodeSize is 256 (default), 512 or 1024 bytes.
 	InodeSize int
 	// InodeRatio is bytes of image per inode (default 16384, or 4096 below
@@ -167,14 +170,16 @@ func newBuilder(out Output, opt Options) (*builder, error) {
 		}
 	}
 	if opt.Journal {
-		if err := b.addJournal(); err != nil {
+		if err := b.addJournal(); errors.Is(err, errNoSpace) {
 			return nil, fmt.Errorf("ext4: size %d bytes is too small for a journal", opt.Size)
+		} else if err != nil {
+			return nil, fmt.Errorf("ext4: journal: %w", err)
 		}
 	}
 	fixed := b.fixedTime(0)
-	b.root = b.newNode("", sIFDIR|0o755, fixed)
+	b.root = b.newNode("", ondisk.ModeDir|0o755, fixed)
 	b.root.parent = b.root
-	b.lpf = b.newNode("lost+found", sIFDIR|0o700, fixed)
+	b.lpf = b.newNode("lost+found", ondisk.ModeDir|0o700, fixed)
 	b.link(b.root, "lost+found", b.lpf)
 	for _, s := range opt.Strip {
 		c, err := tarpath.Clean(s)
@@ -192,9 +197,11 @@ func newBuilder(out Output, opt Options) (*builder, error) {
 	return b, nil
 }
 
+// fixedTime is the time of an inode no tar entry describes (root, implied
+// directories, lost+found, journal): Options.ModTime, else sec.
 func (b *builder) fixedTime(sec int64) Timespec {
-	if b.opt.Mtime != nil {
-		sec = *b.opt.Mtime
+	if b.opt.ModTime != nil {
+		sec = *b.opt.ModTime
 	}
 	return Timespec{Sec: sec}
 }
@@ -202,7 +209,7 @@ func (b *builder) fixedTime(sec int64) Timespec {
 func (b *builder) newNode(path string, mode uint16, t Timespec) *node {
 	n := &node{path: path}
 	n.ino.Mode = mode
-	n.ino.Atime, n.ino.Ctime, n.ino.Mtime, n.ino.Crtime = t, t, t, t
+	n.ino.Atime, n.ino.Ctime, n.ino.ModTime, n.ino.Crtime = t, t, t, t
 	b.nodes = append(b.nodes, n)
 	b.paths[path] = n
 	return n
@@ -211,7 +218,7 @@ func (b *builder) newNode(path string, mode uint16, t Timespec) *node {
 func (b *builder) link(dir *node, name string, n *node) {
 	dir.kids = append(dir.kids, kid{name, n})
 	n.nlink++
-	if n.ino.Mode&sIFMT == sIFDIR {
+	if n.ino.Mode&ondisk.ModeType == ondisk.ModeDir {
 		n.parent = dir
 		dir.subdirs++
 	}
@@ -221,7 +228,7 @@ func (b *builder) link(dir *node, name string, n *node) {
 // implicit directories (mode 0755, root-owned) when absent.
 func (b *builder) ensureDir(path, entry string) (*node, error) {
 	if n, ok := b.paths[path]; ok {
-		if n.ino.Mode&sIFMT != sIFDIR {
+		if n.ino.Mode&ondisk.ModeType != ondisk.ModeDir {
 			return nil, fmt.Errorf("ext4: entry %q: %q is not a directory", entry, path)
 		}
 		return n, nil
@@ -230,7 +237,7 @@ func (b *builder) ensureDir(path, entry string) (*node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := b.newNode(path, sIFDIR|0o755, b.fixedTime(0))
+	n := b.newNode(path, ondisk.ModeDir|0o755, b.fixedTime(0))
 	b.link(parent, base(path), n)
 	return n, nil
 }
@@ -288,9 +295,11 @@ func (b *builder) readTar(r io.Reader) error {
 
 func tsFrom(t time.Time) Timespec { return Timespec{Sec: t.Unix(), Nsec: uint32(t.Nanosecond())} }
 
-func (b *builder) clamp(t Timespec) Timespec {
-	if b.opt.Mtime != nil && t.Sec >= *b.opt.Mtime {
-		return Timespec{Sec: *b.opt.Mtime}
+// entryTime is the time stored for a time t of a tar entry:
+// Options.ModTime when set, else t.
+func (b *builder) entryTime(t Timespec) Timespec {
+	if b.opt.ModTime != nil {
+		return Timespec{Sec: *b.opt.ModTime}
 	}
 	return t
 }
@@ -326,7 +335,7 @@ func (b *builder) entry(tr *tar.Reader, hdr *tar.Header) error {
 		if !ok || target == nil || trel == "" {
 			return fail("hard link target %q is not an earlier entry of the tree", hdr.Linkname)
 		}
-		if target.ino.Mode&sIFMT == sIFDIR {
+		if target.ino.Mode&ondisk.ModeType == ondisk.ModeDir {
 			return fail("hard link to directory %q", hdr.Linkname)
 		}
 		if rel == "" {
@@ -335,8 +344,8 @@ func (b *builder) entry(tr *tar.Reader, hdr *tar.Header) error {
 		if _, dup := b.paths[rel]; dup {
 			return fail("duplicate entry")
 		}
-		if target.nlink >= maxLinks {
-			return fail("more than %d hard links to %q", maxLinks, hdr.Linkname)
+		if target.nlink >= ondisk.LinkMax {
+			return fail("more than %d hard links to %q", ondisk.LinkMax, hdr.Linkname)
 		}
 		parent, err := b.ensureDir(tarpath.Parent(rel), hdr.Name)
 		if err != nil {
@@ -350,20 +359,20 @@ func (b *builder) entry(tr *tar.Reader, hdr *tar.Header) error {
 	var mode uint16
 	switch hdr.Typeflag {
 	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse, tar.TypeCont:
-		mode = sIFREG
+		mode = ondisk.ModeRegular
 	case tar.TypeDir:
-		mode = sIFDIR
+		mode = ondisk.ModeDir
 	case tar.TypeSymlink:
-		mode = sIFLNK
+		mode = ondisk.ModeSymlink
 		if err := tarpath.CheckSymlink(hdr.Name, hdr.Linkname); err != nil {
 			return fmt.Errorf("ext4: entry %q: %w", hdr.Name, err)
 		}
 	case tar.TypeChar:
-		mode = sIFCHR
+		mode = ondisk.ModeChar
 	case tar.TypeBlock:
-		mode = sIFBLK
+		mode = ondisk.ModeBlock
 	case tar.TypeFifo:
-		mode = sIFIFO
+		mode = ondisk.ModeFIFO
 	default:
 		return fail("unsupported tar entry type %q", string(hdr.Typeflag))
 	}
@@ -402,8 +411,8 @@ func (b *builder) entry(tr *tar.Reader, hdr *tar.Header) error {
 
 	var n *node
 	if old, ok := b.paths[rel]; ok {
-		if old.explicit || old.ino.Mode&sIFMT != sIFDIR || mode&sIFMT != sIFDIR {
-			if rel == "lost+found" && !old.explicit && mode&sIFMT != sIFDIR {
+		if old.explicit || old.ino.Mode&ondisk.ModeType != ondisk.ModeDir || mode&ondisk.ModeType != ondisk.ModeDir {
+			if rel == "lost+found" && !old.explicit && mode&ondisk.ModeType != ondisk.ModeDir {
 				return fail("lost+found must be a directory")
 			}
 			return fail("duplicate entry")
@@ -420,15 +429,15 @@ func (b *builder) entry(tr *tar.Reader, hdr *tar.Header) error {
 	n.explicit = true
 	n.ino.Mode = mode
 	n.ino.UID, n.ino.GID = uint32(hdr.Uid), uint32(hdr.Gid)
-	n.ino.Mtime, n.ino.Atime, n.ino.Ctime, n.ino.Crtime = b.clamp(mt), b.clamp(at), b.clamp(ct), b.clamp(mt)
+	n.ino.ModTime, n.ino.Atime, n.ino.Ctime, n.ino.Crtime = b.entryTime(mt), b.entryTime(at), b.entryTime(ct), b.entryTime(mt)
 	n.xattrs = xattrs
 
-	switch mode & sIFMT {
-	case sIFREG:
+	switch mode & ondisk.ModeType {
+	case ondisk.ModeRegular:
 		if err := b.readData(n, tr, hdr.Size); err != nil {
 			return fmt.Errorf("ext4: entry %q: %w", hdr.Name, err)
 		}
-	case sIFLNK:
+	case ondisk.ModeSymlink:
 		n.ino.Size = uint64(len(hdr.Linkname))
 		if len(hdr.Linkname) < 60 {
 			copy(n.ino.Block[:], hdr.Linkname)
@@ -439,7 +448,7 @@ func (b *builder) entry(tr *tar.Reader, hdr *tar.Header) error {
 				return fmt.Errorf("ext4: entry %q: %w", hdr.Name, err)
 			}
 		}
-	case sIFCHR, sIFBLK:
+	case ondisk.ModeChar, ondisk.ModeBlock:
 		if hdr.Devmajor < 0 || hdr.Devmajor > 0xfff || hdr.Devminor < 0 || hdr.Devminor > 0xfffff {
 			return fail("device number %d:%d out of range", hdr.Devmajor, hdr.Devminor)
 		}
@@ -517,21 +526,21 @@ func (b *builder) readData(n *node, r io.Reader, size int64) error {
 func (b *builder) finish() error {
 	lay := b.lay
 	total := uint64(lay.ipg) * uint64(lay.groups)
-	need := uint64(len(b.nodes)) + firstIno - 2 // root is 2, 3..10 reserved
+	need := uint64(len(b.nodes)) + ondisk.GoodOldFirstIno - 2 // root is 2, 3..10 reserved
 	if need > total {
 		return fmt.Errorf("ext4: %d inodes needed, the image has %d (use a larger size or a lower inode ratio)", need, total)
 	}
 	// Inode numbers: root 2, lost+found 11, the rest in creation order.
 	byNum := make([]*node, need+1)
-	b.root.num, b.lpf.num = rootIno, firstIno
-	byNum[rootIno], byNum[firstIno] = b.root, b.lpf
+	b.root.num, b.lpf.num = ondisk.RootIno, ondisk.GoodOldFirstIno
+	byNum[ondisk.RootIno], byNum[ondisk.GoodOldFirstIno] = b.root, b.lpf
 	if b.journal != nil {
-		byNum[journalIno] = b.journal
+		byNum[ondisk.JournalIno] = b.journal
 		if err := b.finishInode(b.journal); err != nil {
 			return err
 		}
 	}
-	next := uint32(firstIno + 1)
+	next := uint32(ondisk.GoodOldFirstIno + 1)
 	for _, n := range b.nodes[2:] {
 		n.num = next
 		byNum[next] = n
@@ -543,7 +552,7 @@ func (b *builder) finish() error {
 			if b.subdir != "" {
 				p = strings.TrimSuffix("/"+b.subdir+"/"+n.path, "/")
 			}
-			ctx, ok := b.opt.Labeler.Label(p, uint32(n.ino.Mode&sIFMT))
+			ctx, ok := b.opt.Labeler.Label(p, uint32(n.ino.Mode&ondisk.ModeType))
 			if !ok {
 				continue
 			}
@@ -553,7 +562,7 @@ func (b *builder) finish() error {
 		}
 	}
 	for _, n := range b.nodes {
-		if n.ino.Mode&sIFMT == sIFDIR {
+		if n.ino.Mode&ondisk.ModeType == ondisk.ModeDir {
 			if err := b.writeDir(n); err != nil {
 				return err
 			}
@@ -575,7 +584,7 @@ func (b *builder) finish() error {
 		return err
 	}
 	if err := b.flush(); err != nil {
-		return err
+		return fmt.Errorf("ext4: writing image: %w", err)
 	}
 	if err := b.out.Truncate(b.opt.Size); err != nil {
 		return fmt.Errorf("ext4: sizing image: %w", err)
@@ -586,7 +595,7 @@ func (b *builder) finish() error {
 func (b *builder) writeDir(n *node) error {
 	slices.SortFunc(n.kids, func(a, c kid) int { return strings.Compare(a.name, c.name) })
 	ents := make([]DirEntry, 0, len(n.kids)+2)
-	ents = append(ents, DirEntry{n.num, ftDir, "."}, DirEntry{n.parent.num, ftDir, ".."})
+	ents = append(ents, DirEntry{n.num, ondisk.FileTypeDir, "."}, DirEntry{n.parent.num, ondisk.FileTypeDir, ".."})
 	for _, k := range n.kids {
 		ents = append(ents, DirEntry{k.n.num, fileType(k.n.ino.Mode), k.name})
 	}
@@ -605,7 +614,7 @@ func (b *builder) writeDir(n *node) error {
 		}
 		if d, ok := htreeDirBlocks(n.num, n.parent.num, ents[2:], &hs, seed); ok {
 			data, indexed = d, true
-			n.ino.Flags |= inodeFlagIndex
+			n.ino.Flags |= ondisk.InodeFlagIndex
 		}
 	}
 	for off := 0; !indexed && off < len(data); off += blockSize {
@@ -624,9 +633,9 @@ func (b *builder) finishInode(n *node) error {
 	in := &n.ino
 	where := func(err error) error { return fmt.Errorf("ext4: %q (inode %d): %w", "/"+n.path, n.num, err) }
 	blocks := n.data
-	typ := in.Mode & sIFMT
-	if typ == sIFREG || typ == sIFDIR || (typ == sIFLNK && in.Size >= 60) {
-		in.Flags |= inodeFlagExtents
+	typ := in.Mode & ondisk.ModeType
+	if typ == ondisk.ModeRegular || typ == ondisk.ModeDir || (typ == ondisk.ModeSymlink && in.Size >= 60) {
+		in.Flags |= ondisk.InodeFlagExtents
 		tb := make([]uint32, treeBlocks(len(n.exts)))
 		for i := range tb {
 			s, _, err := b.alloc.alloc(1)
@@ -648,9 +657,9 @@ func (b *builder) finishInode(n *node) error {
 		}
 		blocks += uint64(len(tb))
 	}
-	if n.ino.Mode&sIFMT == sIFDIR {
+	if n.ino.Mode&ondisk.ModeType == ondisk.ModeDir {
 		links := 2 + n.subdirs
-		if links > maxLinks {
+		if links > ondisk.LinkMax {
 			links = 1 // dir_nlink: too many to count
 		}
 		in.LinksCount = uint16(links)
@@ -723,7 +732,7 @@ func (b *builder) writeGroups(byNum []*node, lastIno uint32) error {
 		bitmap(ibm).setRange(uint64(lay.ipg), uint64(blockSize*8-lay.ipg))
 		dirs := 0
 		for i := uint32(0); i < usedInodes; i++ {
-			if n := byNum[first+i]; n != nil && n.ino.Mode&sIFMT == sIFDIR {
+			if n := byNum[first+i]; n != nil && n.ino.Mode&ondisk.ModeType == ondisk.ModeDir {
 				dirs++
 			}
 		}
@@ -734,12 +743,12 @@ func (b *builder) writeGroups(byNum []*node, lastIno uint32) error {
 			FreeBlocks:      uint16(free),
 			FreeInodes:      uint16(lay.ipg - usedInodes),
 			UsedDirs:        uint16(dirs),
-			Flags:           bgItableZeroed,
+			Flags:           ondisk.BgInodeTableZeroed,
 			BlockBitmapCsum: uint16(crc32c(b.csumSeed, bbm)),
 			InodeBitmapCsum: uint16(crc32c(b.csumSeed, ibm[:lay.ipg/8])),
 			ItableUnused:    uint16(lay.ipg - usedInodes),
 		}
-		d.marshal(gdt[g*descSize:], b.csumSeed, g)
+		d.marshal(gdt[g*ondisk.DescSize:], b.csumSeed, g)
 		freeBlocks += uint64(free)
 		freeInodes += uint64(lay.ipg - usedInodes)
 		if _, err := b.writeAt(bbm, int64(lay.blockBitmap[g])*blockSize); err != nil {
@@ -750,8 +759,8 @@ func (b *builder) writeGroups(byNum []*node, lastIno uint32) error {
 		}
 	}
 	var sbTime uint32
-	if b.opt.Mtime != nil {
-		sbTime = uint32(*b.opt.Mtime)
+	if b.opt.ModTime != nil {
+		sbTime = uint32(*b.opt.ModTime)
 	}
 	sb := Superblock{
 		InodesCount:     lay.ipg * lay.groups,
@@ -761,16 +770,16 @@ func (b *builder) writeGroups(byNum []*node, lastIno uint32) error {
 		InodesPerGroup:  lay.ipg,
 		Time:            sbTime,
 		InodeSize:       uint16(lay.inodeSize),
-		FeatureCompat:   compatExtAttr | compatDirIndex,
-		FeatureIncompat: incompatFiletype | incompatExtents | incompatFlexBg,
-		FeatureRoCompat: roCompatSparseSuper | roCompatLargeFile | roCompatHugeFile | roCompatDirNlink | roCompatExtraIsize | roCompatMetadataCsum,
+		FeatureCompat:   ondisk.CompatExtAttr | ondisk.CompatDirIndex,
+		FeatureIncompat: ondisk.IncompatFiletype | ondisk.IncompatExtents | ondisk.IncompatFlexBG,
+		FeatureRoCompat: ondisk.ROCompatSparseSuper | ondisk.ROCompatLargeFile | ondisk.ROCompatHugeFile | ondisk.ROCompatDirNlink | ondisk.ROCompatExtraIsize | ondisk.ROCompatMetadataCsum,
 		UUID:            b.uuid,
 		HashSeed:        b.hashSeed,
 	}
 	copy(sb.VolumeName[:], b.opt.Label)
 	if j := b.journal; j != nil {
-		sb.FeatureCompat |= compatHasJournal
-		sb.JournalInum = journalIno
+		sb.FeatureCompat |= ondisk.CompatHasJournal
+		sb.JournalInum = ondisk.JournalIno
 		for i := range 15 {
 			sb.JournalBlocks[i] = binary.LittleEndian.Uint32(j.ino.Block[4*i:])
 		}
@@ -830,14 +839,13 @@ func (b *builder) writeAt(p []byte, off int64) (int, error) {
 	return len(p), nil
 }
 
+// flush writes the gathered writes. Like writeAt it returns the output's
+// error as is; callers say what was being written.
 func (b *builder) flush() error {
 	if len(b.pend) == 0 {
 		return nil
 	}
 	_, err := b.out.WriteAt(b.pend, b.pendOff)
 	b.pend = b.pend[:0]
-	if err != nil {
-		return fmt.Errorf("ext4: writing image: %w", err)
-	}
-	return nil
+	return err
 }

@@ -427,19 +427,27 @@ func TestImplicitParentsAndUnsortedInput(t *testing.T) {
 	}
 }
 
-func TestMtimeClamp(t *testing.T) {
-	tarball := mkTar(t, []ent{{name: "old", typ: tar.TypeReg, mtime: 1000}, {name: "new", typ: tar.TypeReg, mtime: 2000000000}})
-	clamp := int64(1500000000)
-	img := mustBuild(t, tarball, Options{Mtime: &clamp})
-	if stat := debugfs(t, img, "stat /old"); !strings.Contains(stat, "mtime: 0x000003e8:00000000") {
-		t.Errorf("/old: mtime before the clamp stays\n%s", stat)
-	}
-	if stat := debugfs(t, img, "stat /new"); !strings.Contains(stat, "mtime: 0x59682f00:00000000") {
-		t.Errorf("/new: mtime clamped to 1500000000\n%s", stat)
+// Options.ModTime is every time of every inode, whatever the tar says,
+// and the superblock's times.
+func TestModTimeSetsEveryTime(t *testing.T) {
+	tarball := mkTar(t, []ent{
+		{name: "old", typ: tar.TypeReg, modTime: 1000},
+		{name: "new", typ: tar.TypeReg, modTime: 2000000000},
+		{name: "implied/x", typ: tar.TypeReg, modTime: 1000},
+	})
+	modTime := int64(1500000000)
+	img := mustBuild(t, tarball, Options{ModTime: &modTime})
+	for _, p := range []string{"/", "/old", "/new", "/implied", "/implied/x", "/lost+found"} {
+		stat := debugfs(t, img, "stat "+p)
+		for _, field := range []string{"ctime", "atime", "mtime", "crtime"} {
+			if want := field + ": 0x59682f00:00000000"; !strings.Contains(stat, want) {
+				t.Errorf("%s: want %q\n%s", p, want, stat)
+			}
+		}
 	}
 	h := dumpe2fs(t, img)
 	if !strings.Contains(h, "Filesystem created:       Fri Jul 14 02:40:00 2017") {
-		t.Errorf("dumpe2fs: want mkfs time from --mtime\n%s", h)
+		t.Errorf("dumpe2fs: want mkfs time from ModTime\n%s", h)
 	}
 }
 

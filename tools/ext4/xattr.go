@@ -6,12 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-)
 
-const (
-	xattrMagic     = 0xEA020000
-	xattrHeaderLen = 32 // ext4_xattr_header in an EA block
-	xattrEntryLen  = 16 // ext4_xattr_entry without the name
+	"github.com/icos-build/icos/tools/ext4/ondisk"
 )
 
 // Xattr is one extended attribute, its name split into the ext4 name index
@@ -95,7 +91,7 @@ func sortXattrs(x []Xattr) {
 	})
 }
 
-func entrySize(x Xattr) int { return (xattrEntryLen + len(x.Name) + 3) &^ 3 }
+func entrySize(x Xattr) int { return (ondisk.XattrEntryLen + len(x.Name) + 3) &^ 3 }
 func valueSize(x Xattr) int { return (len(x.Value) + 3) &^ 3 }
 
 // xattrHash is ext4_xattr_hash_entry: name bytes then value words.
@@ -127,7 +123,7 @@ func splitXattrs(x []Xattr, space int) (inInode, inBlock []Xattr, err error) {
 		used += n
 		inInode = append(inInode, a)
 	}
-	blockUsed := xattrHeaderLen + 4
+	blockUsed := ondisk.XattrHeaderLen + 4
 	for _, a := range inBlock {
 		blockUsed += entrySize(a) + valueSize(a)
 	}
@@ -166,7 +162,7 @@ func inodeXattrs(x []Xattr, size int) []byte {
 		return nil
 	}
 	b := make([]byte, size)
-	binary.LittleEndian.PutUint32(b, xattrMagic)
+	binary.LittleEndian.PutUint32(b, ondisk.XattrMagic)
 	encodeEntries(b[4:], x, 0)
 	return b
 }
@@ -175,10 +171,10 @@ func inodeXattrs(x []Xattr, size int) []byte {
 func xattrBlock(x []Xattr, blk uint32, csumSeed uint32) []byte {
 	le := binary.LittleEndian
 	b := make([]byte, blockSize)
-	le.PutUint32(b[0x00:], xattrMagic)
+	le.PutUint32(b[0x00:], ondisk.XattrMagic)
 	le.PutUint32(b[0x04:], 1) // h_refcount
 	le.PutUint32(b[0x08:], 1) // h_blocks
-	encodeEntries(b[xattrHeaderLen:], x, xattrHeaderLen)
+	encodeEntries(b[ondisk.XattrHeaderLen:], x, ondisk.XattrHeaderLen)
 	var h uint32
 	for _, a := range x {
 		h = h<<16 ^ h>>16 ^ xattrHash(a)

@@ -3,10 +3,9 @@ package imgdiff
 import (
 	"encoding/binary"
 	"fmt"
-	"path"
-	"sort"
 	"strings"
 
+	"github.com/icos-build/icos/tools/ext4/ondisk"
 	"github.com/icos-build/icos/tools/imgdiff/ext4r"
 )
 
@@ -85,23 +84,23 @@ func (r *report) diffSuperblock(prefix string, a, b *view) error {
 }
 
 func typeName(mode uint16) string {
-	switch mode & ext4r.ModeType {
-	case ext4r.ModeDir:
+	switch mode & ondisk.ModeType {
+	case ondisk.ModeDir:
 		return "directory"
-	case ext4r.ModeReg:
+	case ondisk.ModeRegular:
 		return "regular file"
-	case ext4r.ModeLink:
+	case ondisk.ModeSymlink:
 		return "symlink"
-	case ext4r.ModeChr:
+	case ondisk.ModeChar:
 		return "character device"
-	case ext4r.ModeBlk:
+	case ondisk.ModeBlock:
 		return "block device"
-	case ext4r.ModeFIFO:
+	case ondisk.ModeFIFO:
 		return "fifo"
-	case ext4r.ModeSock:
+	case ondisk.ModeSocket:
 		return "socket"
 	}
-	return fmt.Sprintf("type %#o", mode&ext4r.ModeType)
+	return fmt.Sprintf("type %#o", mode&ondisk.ModeType)
 }
 
 // diffExt4 compares two ext4 filesystems: superblock fields, every file
@@ -116,108 +115,45 @@ func (r *report) diffExt4(prefix string, a, b *view) error {
 	if err != nil {
 		return fmt.Errorf("B: %w", err)
 	}
-	bs := fa.BlockSize()
-	if fb.BlockSize() != bs {
-		r.add(prefix, "block size %d != %d", bs, fb.BlockSize())
-		return r.diffRaw(prefix, a, b)
-	}
-	diff, err := diffRanges(a, b, a.size, b.size, bs)
-	if err != nil || len(diff) == 0 {
-		return err
-	}
-	if a.size != b.size {
-		r.add(prefix, "image size %d != %d", a.size, b.size)
-	}
-	if err := r.diffSuperblock(prefix, a, b); err != nil {
-		return err
-	}
-	filesA, err := fa.Walk()
+	return r.diffFS(prefix, a, b, &ext4Diff{a: a, b: b, fa: ext4Side{fs: fa}, fb: ext4Side{fs: fb}})
+}
+
+// ext4Side is one ext4 filesystem of a comparison.
+type ext4Side struct {
+	fs     *ext4r.FS
+	files  []ext4r.File // from walk
+	layout *ext4r.Layout
+}
+
+func (s *ext4Side) walk() ([]fsFile, error) {
+	files, err := s.fs.Walk()
 	if err != nil {
-		return fmt.Errorf("A: %w", err)
+		return nil, err
 	}
-	filesB, err := fb.Walk()
+	s.files = files
+	out := make([]fsFile, len(files))
+	for i, f := range files {
+		out[i] = fsFile{path: f.Path, dir: f.Inode.IsDir(), node: f.Inode}
+	}
+	return out, nil
+}
+
+func (s *ext4Side) newLayout() (err error) {
+	s.layout, err = s.fs.NewLayout(s.files)
+	return err
+}
+
+func (s *ext4Side) describe(start, n uint64) ([]fsRegion, error) {
+	rs, err := s.layout.Describe(start, n)
 	if err != nil {
-		return fmt.Errorf("B: %w", err)
+		return nil, err
 	}
-	d := &ext4Diff{r: r, prefix: prefix, fa: fa, fb: fb, diff: diff}
-	only := onlyDirs{} // directories on one side only: their children are not listed
-	for i, j := 0, 0; i < len(filesA) || j < len(filesB); {
-		var p string
-		var ia, ib *ext4r.Inode
-		switch {
-		case j >= len(filesB) || i < len(filesA) && filesA[i].Path < filesB[j].Path:
-			p, ia = filesA[i].Path, filesA[i].Inode
-			i++
-		case i >= len(filesA) || filesB[j].Path < filesA[i].Path:
-			p, ib = filesB[j].Path, filesB[j].Inode
-			j++
-		default:
-			p, ia, ib = filesA[i].Path, filesA[i].Inode, filesB[j].Inode
-			i++
-			j++
-		}
-		if only.under(p) {
-			continue
-		}
-		switch {
-		case ib == nil:
-			r.add(prefix, "file %s: only in A", p)
-		case ia == nil:
-			r.add(prefix, "file %s: only in B", p)
-		default:
-			if err := d.file(p, ia, ib); err != nil {
-				return err
-			}
-			continue
-		}
-		if ia != nil && ia.IsDir() || ib != nil && ib.IsDir() {
-			only[p] = true
-		}
+	out := make([]fsRegion, len(rs))
+	for i, x := range rs {
+		out[i] = fsRegion{start: x.Start, len: x.Len, fileData: x.Kind == ext4r.KindFileData,
+			kind: int(x.Kind), what: x.What, label: describeExt4(x)}
 	}
-	la, err := fa.NewLayout(filesA)
-	if err != nil {
-		return fmt.Errorf("A: %w", err)
-	}
-	lb, err := fb.NewLayout(filesB)
-	if err != nil {
-		return fmt.Errorf("B: %w", err)
-	}
-	g := newGroups()
-	var inodes []Range // inode numbers whose inode table slots differ
-	for _, x := range diff {
-		s := uint64(x.Start / bs)
-		n := uint64((x.End+bs-1)/bs) - s
-		ra, err := la.Describe(s, n)
-		if err != nil {
-			return fmt.Errorf("A: %w", err)
-		}
-		for _, pa := range ra {
-			rb, err := lb.Describe(pa.Start, pa.Len)
-			if err != nil {
-				return fmt.Errorf("B: %w", err)
-			}
-			for _, pb := range rb {
-				if pa.Kind == ext4r.KindFileData && pb.Kind == ext4r.KindFileData {
-					continue // explained by the file lines
-				}
-				label := describeExt4(pa)
-				if pa.Kind != pb.Kind || pa.What != pb.What {
-					label = fmt.Sprintf("%s in A, %s in B", label, describeExt4(pb))
-				}
-				g.add(label, int64(pb.Start), int64(pb.Start+pb.Len))
-				if pa.Kind == ext4r.KindMeta && pa.What == pb.What && strings.HasPrefix(pa.What, "inode table of group") {
-					if inodes, err = changedInodes(fa, a, b, pa, inodes); err != nil {
-						return err
-					}
-				}
-			}
-		}
-	}
-	g.emit(r, prefix, "blocks")
-	if len(inodes) > 0 {
-		r.add(prefix, "inodes %s differ", formatInodes(inodes, filesA, filesB, r.max))
-	}
-	return nil
+	return out, nil
 }
 
 func describeExt4(x ext4r.Region) string {
@@ -236,42 +172,51 @@ func describeExt4(x ext4r.Region) string {
 	return x.What
 }
 
-// groups collects ranges by label, printed in order of their first range.
-type groups struct {
-	m map[string][]Range
-}
-
-func newGroups() *groups { return &groups{m: map[string][]Range{}} }
-
-func (g *groups) add(label string, s, e int64) { g.m[label] = addRange(g.m[label], s, e) }
-
-func (g *groups) emit(r *report, prefix, unit string) {
-	labels := make([]string, 0, len(g.m))
-	for l := range g.m {
-		labels = append(labels, l)
-	}
-	sort.Slice(labels, func(i, j int) bool {
-		x, y := g.m[labels[i]][0].Start, g.m[labels[j]][0].Start
-		if x != y {
-			return x < y
-		}
-		return labels[i] < labels[j]
-	})
-	for _, l := range labels {
-		r.add(prefix, "%s: %s %s differ", l, unit, formatRanges(g.m[l], r.max))
-	}
-}
-
+// ext4Diff is the ext4 part of a filesystem comparison (see diffFS).
 type ext4Diff struct {
-	r      *report
-	prefix string
-	fa, fb *ext4r.FS
-	diff   []Range // differing byte ranges of the images
+	a, b   *view
+	fa, fb ext4Side
+	inodes []Range // inode numbers whose inode table slots differ
 }
 
-func (d *ext4Diff) file(p string, ia, ib *ext4r.Inode) error {
-	pre := d.prefix + ": file " + p
-	add := func(format string, args ...any) { d.r.add(pre, format, args...) }
+func (d *ext4Diff) mismatch() string {
+	if x, y := d.fa.fs.BlockSize(), d.fb.fs.BlockSize(); x != y {
+		return fmt.Sprintf("block size %d != %d", x, y)
+	}
+	return ""
+}
+
+func (d *ext4Diff) unit() (int64, string) { return d.fa.fs.BlockSize(), "blocks" }
+
+func (d *ext4Diff) sides() (fsSide, fsSide) { return &d.fa, &d.fb }
+
+func (d *ext4Diff) header(r *report, prefix string, a, b *view) error {
+	return r.diffSuperblock(prefix, a, b)
+}
+
+// region collects the inodes whose slots differ in the inode table blocks
+// that differ.
+func (d *ext4Diff) region(pa, pb fsRegion) error {
+	if ext4r.Kind(pa.kind) != ext4r.KindMeta || pa.what != pb.what || !strings.HasPrefix(pa.what, "inode table of group") {
+		return nil
+	}
+	var err error
+	d.inodes, err = changedInodes(d.fa.fs, d.a, d.b, pa.start, pa.len, d.inodes)
+	return err
+}
+
+func (d *ext4Diff) finish(r *report, prefix string, _, _ []fsFile) error {
+	if len(d.inodes) > 0 {
+		r.add(prefix, "inodes %s differ", formatInodes(d.inodes, d.fa.files, d.fb.files, r.max))
+	}
+	return nil
+}
+
+func (d *ext4Diff) file(r *report, prefix, p string, a, b fsFile, diff []Range) error {
+	ia, ib := a.node.(*ext4r.Inode), b.node.(*ext4r.Inode)
+	fa, fb := d.fa.fs, d.fb.fs
+	pre := prefix + ": file " + p
+	add := func(format string, args ...any) { r.add(pre, format, args...) }
 	if ta, tb := typeName(ia.Mode), typeName(ib.Mode); ta != tb {
 		add("type %s != %s", ta, tb)
 		return nil
@@ -290,81 +235,73 @@ func (d *ext4Diff) file(p string, ia, ib *ext4r.Inode) error {
 	cmp("flags", fmt.Sprintf("%#x", ia.Flags), fmt.Sprintf("%#x", ib.Flags))
 	cmp("generation", ia.Generation, ib.Generation)
 	cmp("device", ia.Rdev, ib.Rdev)
-	cmp("mtime", ia.Mtime, ib.Mtime)
+	cmp("mtime", ia.ModTime, ib.ModTime)
 	cmp("ctime", ia.Ctime, ib.Ctime)
 	cmp("atime", ia.Atime, ib.Atime)
 	cmp("crtime", ia.Crtime, ib.Crtime)
-	xa, err := d.fa.Xattrs(ia)
+	xa, err := fa.Xattrs(ia)
 	if err != nil {
 		return fmt.Errorf("file %s: A: %w", p, err)
 	}
-	xb, err := d.fb.Xattrs(ib)
+	xb, err := fb.Xattrs(ib)
 	if err != nil {
 		return fmt.Errorf("file %s: B: %w", p, err)
 	}
 	diffXattrs(add, xa, xb)
 	if ia.IsSymlink() {
-		ta, err := d.fa.Symlink(ia)
+		ta, err := fa.Symlink(ia)
 		if err != nil {
 			return fmt.Errorf("file %s: A: %w", p, err)
 		}
-		tb, err := d.fb.Symlink(ib)
+		tb, err := fb.Symlink(ib)
 		if err != nil {
 			return fmt.Errorf("file %s: B: %w", p, err)
 		}
 		cmp("symlink target", fmt.Sprintf("%q", ta), fmt.Sprintf("%q", tb))
 	}
-	ea, ma, err := d.fa.Extents(ia)
+	ea, ma, err := fa.Extents(ia)
 	if err != nil {
 		return fmt.Errorf("file %s: A: %w", p, err)
 	}
-	eb, mb, err := d.fb.Extents(ib)
+	eb, mb, err := fb.Extents(ib)
 	if err != nil {
 		return fmt.Errorf("file %s: B: %w", p, err)
 	}
-	if x, y := formatExtents(ea, d.r.max), formatExtents(eb, d.r.max); x != y {
+	if x, y := formatExtents(ea, r.max), formatExtents(eb, r.max); x != y {
 		add("data blocks %s != %s", x, y)
 	}
-	if x, y := formatBlocks(ma, d.r.max), formatBlocks(mb, d.r.max); x != y {
+	if x, y := formatBlocks(ma, r.max), formatBlocks(mb, r.max); x != y {
 		add("block map blocks %s != %s", x, y)
 	}
 	if !ia.IsRegular() {
 		return nil
 	}
-	if ia.Size == ib.Size && !ia.Inline() && !ib.Inline() && sameExtents(ea, eb) && !d.touched(ea) {
+	if ia.Size == ib.Size && !ia.Inline() && !ib.Inline() && sameExtents(ea, eb) && !touched(fa, ea, diff) {
 		return nil // same blocks, none of them differ
 	}
-	bs := d.fa.BlockSize()
+	bs := fa.BlockSize()
 	rs, err := diffRanges(
-		readerFunc(func(p []byte, off int64) (int, error) { return d.fa.ReadAt(ia, ea, p, off) }),
-		readerFunc(func(p []byte, off int64) (int, error) { return d.fb.ReadAt(ib, eb, p, off) }),
+		readerFunc(func(buf []byte, off int64) (int, error) { return fa.ReadAt(ia, ea, buf, off) }),
+		readerFunc(func(buf []byte, off int64) (int, error) { return fb.ReadAt(ib, eb, buf, off) }),
 		int64(ia.Size), int64(ib.Size), bs)
 	if err != nil {
 		return fmt.Errorf("file %s: %w", p, err)
 	}
 	if len(rs) > 0 {
-		add("content differs at bytes %s", formatRanges(clip(rs, int64(max(ia.Size, ib.Size))), d.r.max))
+		add("content differs at bytes %s", formatRanges(clip(rs, int64(max(ia.Size, ib.Size))), r.max))
 	}
 	return nil
 }
 
 // touched reports whether any block of the extents is in a differing range.
-func (d *ext4Diff) touched(ext []ext4r.Extent) bool {
-	bs := d.fa.BlockSize()
+func touched(fs *ext4r.FS, ext []ext4r.Extent, diff []Range) bool {
+	bs := fs.BlockSize()
 	for _, e := range ext {
-		if overlaps(d.diff, int64(e.Physical)*bs, int64(e.Physical+e.Len)*bs) {
+		if overlaps(diff, int64(e.Physical)*bs, int64(e.Physical+e.Len)*bs) {
 			return true
 		}
 	}
 	return false
-}
-
-// clip limits the last range to size.
-func clip(rs []Range, size int64) []Range {
-	if n := len(rs); n > 0 && rs[n-1].End > size {
-		rs[n-1].End = size
-	}
-	return rs
 }
 
 func sameExtents(a, b []ext4r.Extent) bool {
@@ -424,28 +361,14 @@ func showValue(v []byte) string {
 	return fmt.Sprintf("%q", v)
 }
 
-// onlyDirs holds directories found on one side only.
-type onlyDirs map[string]bool
-
-// under reports whether p is inside one of the directories.
-func (o onlyDirs) under(p string) bool {
-	for len(o) > 0 && p != "/" {
-		p = path.Dir(p)
-		if o[p] {
-			return true
-		}
-	}
-	return false
-}
-
 // changedInodes adds to rs the inode numbers whose slots differ in the inode
-// table blocks of region x.
-func changedInodes(fs *ext4r.FS, a, b *view, x ext4r.Region, rs []Range) ([]Range, error) {
+// table blocks [start, start+count).
+func changedInodes(fs *ext4r.FS, a, b *view, start, count uint64, rs []Range) ([]Range, error) {
 	bs := fs.BlockSize()
 	isz := int64(fs.SB.InodeSize)
 	ba := make([]byte, bs)
 	bb := make([]byte, bs)
-	for blk := x.Start; blk < x.Start+x.Len; blk++ {
+	for blk := start; blk < start+count; blk++ {
 		first, n, ok := fs.InodesInBlock(blk)
 		if !ok {
 			continue

@@ -19,99 +19,87 @@ func (r *report) diffFAT(prefix string, a, b *view) error {
 	if err != nil {
 		return fmt.Errorf("B: %w", err)
 	}
-	ss := fa.SectorSize()
-	if fa.Bits != fb.Bits || ss != fb.SectorSize() || fa.ClusterSize() != fb.ClusterSize() {
-		r.add(prefix, "geometry FAT%d/%d-byte sectors/%d-byte clusters != FAT%d/%d/%d",
-			fa.Bits, ss, fa.ClusterSize(), fb.Bits, fb.SectorSize(), fb.ClusterSize())
-		return r.diffRaw(prefix, a, b)
+	return r.diffFS(prefix, a, b, &fatDiff{fa: fatSide{fs: fa}, fb: fatSide{fs: fb}})
+}
+
+// fatSide is one FAT volume of a comparison.
+type fatSide struct {
+	fs      *fatr.FS
+	entries []fatr.Entry // from walk
+	layout  *fatr.Layout
+}
+
+func (s *fatSide) walk() ([]fsFile, error) {
+	entries, err := s.fs.Walk()
+	if err != nil {
+		return nil, err
 	}
-	diff, err := diffRanges(a, b, a.size, b.size, ss)
-	if err != nil || len(diff) == 0 {
+	s.entries = entries
+	out := make([]fsFile, len(entries))
+	for i := range entries {
+		out[i] = fsFile{path: entries[i].Path, dir: entries[i].IsDir(), node: &entries[i]}
+	}
+	return out, nil
+}
+
+func (s *fatSide) newLayout() error {
+	s.layout = s.fs.NewLayout(s.entries)
+	return nil
+}
+
+func (s *fatSide) describe(start, n uint64) ([]fsRegion, error) {
+	rs := s.layout.Describe(start, n)
+	out := make([]fsRegion, len(rs))
+	for i, x := range rs {
+		kind := 0
+		if x.File {
+			kind = 1
+		}
+		out[i] = fsRegion{start: x.Start, len: x.Len, fileData: x.File, kind: kind, what: x.What, label: describeFAT(x)}
+	}
+	return out, nil
+}
+
+// fatDiff is the FAT part of a filesystem comparison (see diffFS).
+type fatDiff struct {
+	fa, fb fatSide
+}
+
+func (d *fatDiff) mismatch() string {
+	fa, fb := d.fa.fs, d.fb.fs
+	if fa.Bits != fb.Bits || fa.SectorSize() != fb.SectorSize() || fa.ClusterSize() != fb.ClusterSize() {
+		return fmt.Sprintf("geometry FAT%d/%d-byte sectors/%d-byte clusters != FAT%d/%d/%d",
+			fa.Bits, fa.SectorSize(), fa.ClusterSize(), fb.Bits, fb.SectorSize(), fb.ClusterSize())
+	}
+	return ""
+}
+
+func (d *fatDiff) unit() (int64, string) { return d.fa.fs.SectorSize(), "sectors" }
+
+func (d *fatDiff) sides() (fsSide, fsSide) { return &d.fa, &d.fb }
+
+// header compares the boot sectors and the volume label entries.
+func (d *fatDiff) header(r *report, prefix string, a, b *view) error {
+	if err := r.diffBootSector(prefix, d.fa.fs.Bits, a, b); err != nil {
 		return err
 	}
-	if a.size != b.size {
-		r.add(prefix, "image size %d != %d", a.size, b.size)
-	}
-	if err := r.diffBootSector(prefix, fa.Bits, a, b); err != nil {
-		return err
-	}
-	la, err := fa.Label()
+	la, err := d.fa.fs.Label()
 	if err != nil {
 		return fmt.Errorf("A: %w", err)
 	}
-	lb, err := fb.Label()
+	lb, err := d.fb.fs.Label()
 	if err != nil {
 		return fmt.Errorf("B: %w", err)
 	}
 	if la != lb {
 		r.add(prefix, "volume label entry %q != %q", la, lb)
 	}
-	ea, err := fa.Walk()
-	if err != nil {
-		return fmt.Errorf("A: %w", err)
-	}
-	eb, err := fb.Walk()
-	if err != nil {
-		return fmt.Errorf("B: %w", err)
-	}
-	only := onlyDirs{}
-	for i, j := 0, 0; i < len(ea) || j < len(eb); {
-		var x, y *fatr.Entry
-		switch {
-		case j >= len(eb) || i < len(ea) && ea[i].Path < eb[j].Path:
-			x = &ea[i]
-			i++
-		case i >= len(ea) || eb[j].Path < ea[i].Path:
-			y = &eb[j]
-			j++
-		default:
-			x, y = &ea[i], &eb[j]
-			i++
-			j++
-		}
-		p := x
-		if p == nil {
-			p = y
-		}
-		if only.under(p.Path) {
-			continue
-		}
-		switch {
-		case y == nil:
-			r.add(prefix, "file %s: only in A", x.Path)
-		case x == nil:
-			r.add(prefix, "file %s: only in B", y.Path)
-		default:
-			if err := r.diffFATEntry(prefix, fa, fb, x, y, diff); err != nil {
-				return err
-			}
-			continue
-		}
-		if p.IsDir() {
-			only[p.Path] = true
-		}
-	}
-	lya, lyb := fa.NewLayout(ea), fb.NewLayout(eb)
-	g := newGroups()
-	for _, d := range diff {
-		s := uint64(d.Start / ss)
-		n := uint64((d.End+ss-1)/ss) - s
-		for _, pa := range lya.Describe(s, n) {
-			for _, pb := range lyb.Describe(pa.Start, pa.Len) {
-				if pa.File && pb.File {
-					continue // explained by the file lines
-				}
-				label := describeFAT(pa)
-				if pa.What != pb.What || pa.File != pb.File {
-					label = fmt.Sprintf("%s in A, %s in B", label, describeFAT(pb))
-				}
-				g.add(label, int64(pb.Start), int64(pb.Start+pb.Len))
-			}
-		}
-	}
-	g.emit(r, prefix, "sectors")
 	return nil
 }
+
+func (d *fatDiff) region(_, _ fsRegion) error { return nil }
+
+func (d *fatDiff) finish(*report, string, []fsFile, []fsFile) error { return nil }
 
 func describeFAT(x fatr.Region) string {
 	if x.File {
@@ -146,8 +134,10 @@ func (r *report) diffBootSector(prefix string, bits int, a, b *view) error {
 	return nil
 }
 
-func (r *report) diffFATEntry(prefix string, fa, fb *fatr.FS, x, y *fatr.Entry, diff []Range) error {
-	pre := prefix + ": file " + x.Path
+func (d *fatDiff) file(r *report, prefix, p string, a, b fsFile, diff []Range) error {
+	x, y := a.node.(*fatr.Entry), b.node.(*fatr.Entry)
+	fa, fb := d.fa.fs, d.fb.fs
+	pre := prefix + ": file " + p
 	add := func(format string, args ...any) { r.add(pre, format, args...) }
 	if x.IsDir() != y.IsDir() {
 		kind := map[bool]string{true: "directory", false: "regular file"}
@@ -163,7 +153,7 @@ func (r *report) diffFATEntry(prefix string, fa, fb *fatr.FS, x, y *fatr.Entry, 
 		cmp("short name", x.ShortName, y.ShortName)
 		cmp("attributes", fmt.Sprintf("%#02x", x.Attr), fmt.Sprintf("%#02x", y.Attr))
 		cmp("case flags", fmt.Sprintf("%#02x", x.NTRes), fmt.Sprintf("%#02x", y.NTRes))
-		cmp("mtime", fatr.FormatTime(x.MTime), fatr.FormatTime(y.MTime))
+		cmp("mtime", fatr.FormatTime(x.ModTime), fatr.FormatTime(y.ModTime))
 		cmp("ctime", fmt.Sprintf("%s+%d0ms", fatr.FormatTime(x.CTime), x.CTimeTenth),
 			fmt.Sprintf("%s+%d0ms", fatr.FormatTime(y.CTime), y.CTimeTenth))
 		cmp("atime", fatr.FormatTime(uint32(x.ADate)<<16), fatr.FormatTime(uint32(y.ADate)<<16))
@@ -197,8 +187,8 @@ func (r *report) diffFATEntry(prefix string, fa, fb *fatr.FS, x, y *fatr.Entry, 
 		}
 	}
 	rs, err := diffRanges(
-		readerFunc(func(p []byte, off int64) (int, error) { return fa.ReadAt(x, p, off) }),
-		readerFunc(func(p []byte, off int64) (int, error) { return fb.ReadAt(y, p, off) }),
+		readerFunc(func(buf []byte, off int64) (int, error) { return fa.ReadAt(x, buf, off) }),
+		readerFunc(func(buf []byte, off int64) (int, error) { return fb.ReadAt(y, buf, off) }),
 		int64(x.Size), int64(y.Size), 4096)
 	if err != nil {
 		return fmt.Errorf("file %s: %w", x.Path, err)

@@ -73,8 +73,19 @@ func (r *report) add(prefix, format string, args ...any) {
 	}
 }
 
-// Diff compares the files at paths a and b.
+// Diff compares the files at paths a and b. Its errors (files that cannot
+// be read, archives that cannot be unpacked) are prefixed "imgdiff: ";
+// filesystems that cannot be read are not errors but report lines, and the
+// bytes are compared instead.
 func Diff(a, b string, opts Options) (*Result, error) {
+	res, err := diffFiles(a, b, opts)
+	if err != nil {
+		return nil, fmt.Errorf("imgdiff: %w", err)
+	}
+	return res, nil
+}
+
+func diffFiles(a, b string, opts Options) (*Result, error) {
 	if opts.MaxRanges <= 0 {
 		opts.MaxRanges = 10
 	}

@@ -414,7 +414,7 @@ func TestDiff(t *testing.T) {
 			},
 			want: []string{
 				"ext4: image size 8388608 != 100000",
-				"ext4: cannot compare as ext4 (B: /: ext4: inode 2: unexpected EOF); comparing bytes",
+				"ext4: cannot compare as ext4 (B: ext4r: /: inode 2: unexpected EOF); comparing bytes",
 				"ext4: bytes 100000-8388607 differ",
 			},
 		},

@@ -30,12 +30,13 @@ func TestDiffCommand(t *testing.T) {
 		args     []string
 		wantOut  string
 		wantCode int
+		wantErr  string // start of the error of a failed run
 	}{
-		{"identical", []string{a, a2}, "identical (sha256 59854984853104df5c353e2f681a15fc7924742f9a2e468c29af248dce45ce03)\n", 0},
-		{"different", []string{a, b}, "content \"1.0.0\\n\" != \"1.0.1\\n\"\n", 1},
-		{"one argument", []string{a}, "", 2},
-		{"missing file", []string{a, filepath.Join(dir, "nope")}, "", 2},
-		{"bad max-ranges", []string{"--max-ranges", "0", a, b}, "", 2},
+		{"identical", []string{a, a2}, "identical (sha256 59854984853104df5c353e2f681a15fc7924742f9a2e468c29af248dce45ce03)\n", 0, ""},
+		{"different", []string{a, b}, "content \"1.0.0\\n\" != \"1.0.1\\n\"\n", 1, ""},
+		{"one argument", []string{a}, "", 2, "icos diff: want two arguments"},
+		{"missing file", []string{a, filepath.Join(dir, "nope")}, "", 2, "icos diff: imgdiff: open " + filepath.Join(dir, "nope") + ": "},
+		{"bad max-ranges", []string{"--max-ranges", "0", a, b}, "", 2, "icos diff: --max-ranges must be at least 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
@@ -51,8 +52,8 @@ func TestDiffCommand(t *testing.T) {
 			if code != tc.wantCode || out.String() != tc.wantOut {
 				t.Errorf("exit %d, output %q (err %v); want exit %d, output %q", code, out.String(), err, tc.wantCode, tc.wantOut)
 			}
-			if tc.wantCode == 2 && (err == nil || !strings.HasPrefix(err.Error(), "icos diff: ")) {
-				t.Errorf("error %v does not name the command", err)
+			if tc.wantCode == 2 && (err == nil || !strings.HasPrefix(err.Error(), tc.wantErr)) {
+				t.Errorf("error %v, want it to start with %q", err, tc.wantErr)
 			}
 		})
 	}

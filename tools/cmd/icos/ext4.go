@@ -32,7 +32,7 @@ func init() {
 			&cli.StringFlag{Name: "label", Usage: "volume `NAME` (at most 16 bytes)"},
 			&cli.StringFlag{Name: "uuid", Usage: "filesystem `UUID`; default: derived from --label and --size"},
 			&cli.StringFlag{Name: "hash-seed", Usage: "directory hash seed `UUID`; default: derived from --label and --size"},
-			&cli.StringFlag{Name: "mtime", Usage: "clamp all timestamps to at most this Unix `TIME` and use it for the superblock times (default: no clamping, superblock times 0)"},
+			&cli.StringFlag{Name: "mtime", Usage: "set every timestamp (all inode times, superblock times) to this Unix `TIME` (default: the tar's times, superblock times 0)"},
 			&cli.IntFlag{Name: "inode-size", Value: 256, Usage: "inode size in `BYTES`: 256, 512 or 1024"},
 			&cli.IntFlag{Name: "inode-ratio", Usage: "image `BYTES` per inode (default 16384, 4096 below 512 MiB)"},
 			&cli.BoolFlag{Name: "journal", Usage: "add an internal journal of mke2fs's default size (for filesystems mounted read-write)"},
@@ -79,28 +79,28 @@ func runExt4(c *cli.Context) error {
 		if err != nil || t < 0 || t > 0xFFFFFFFF {
 			return fmt.Errorf("--mtime %q: want a Unix time between 0 and 4294967295", s)
 		}
-		opt.Mtime = &t
+		opt.ModTime = &t
 	}
 	if fc := c.String("file-contexts"); fc != "" {
 		f, err := os.Open(fc)
 		if err != nil {
-			return err
+			return fmt.Errorf("--file-contexts: %w", err)
 		}
 		ctxs, err := selinux.Parse(f, fc)
 		f.Close()
 		if err != nil {
-			return err
+			return fmt.Errorf("--file-contexts: %w", err)
 		}
 		opt.Labeler = ctxs
 	}
 	in, closeIn, err := openTar(c.String("input"))
 	if err != nil {
-		return err
+		return fmt.Errorf("--input: %w", err)
 	}
 	defer closeIn()
 	out, err := createImage(c.String("output"), "")
 	if err != nil {
-		return err
+		return fmt.Errorf("--output: %w", err)
 	}
 	defer out.Abort()
 	if err := ext4.Build(in, out.File, opt); err != nil {

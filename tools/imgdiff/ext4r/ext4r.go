@@ -18,35 +18,12 @@ import (
 	"path"
 	"sort"
 	"strings"
-)
 
-// Magic is the superblock magic number at byte 1080 of the filesystem.
-const Magic = 0xEF53
-
-// RootIno is the inode number of the root directory.
-const RootIno = 2
-
-// Feature bits used by the reader.
-const (
-	compatHasJournal   = 0x4
-	incompatFiletype   = 0x2
-	incompatMetaBG     = 0x10
-	incompat64bit      = 0x80
-	incompatEAInode    = 0x400
-	roCompatSparse     = 0x1
-	roCompatHugeFile   = 0x8
-	compatSparseSuper2 = 0x200
-)
-
-// Inode flags used by the reader.
-const (
-	flagHugeFile   = 0x40000
-	flagExtents    = 0x80000
-	flagInlineData = 0x10000000
+	"github.com/icos-build/icos/tools/ext4/ondisk"
 )
 
 // ErrNotExt4 is returned by Open when the superblock magic is missing.
-var ErrNotExt4 = errors.New("ext4: no ext2/3/4 superblock magic")
+var ErrNotExt4 = errors.New("ext4r: no ext2/3/4 superblock magic")
 
 // Superblock holds the superblock fields the reader uses.
 type Superblock struct {
@@ -106,7 +83,7 @@ type Xattr struct {
 // Inode is a decoded inode.
 type Inode struct {
 	Ino        uint32
-	Mode       uint16 // type and permission bits as in st_mode
+	Mode       uint16 // type (ondisk.Mode*) and permission bits as in st_mode
 	UID, GID   uint32
 	Size       uint64
 	Links      uint16
@@ -114,7 +91,7 @@ type Inode struct {
 	Generation uint32
 	Atime      Time
 	Ctime      Time
-	Mtime      Time
+	ModTime    Time
 	Crtime     Time
 	Rdev       uint32 // device number of character and block devices
 	FileACL    uint64 // EA block, 0 if none
@@ -124,35 +101,23 @@ type Inode struct {
 	iblock []byte
 }
 
-// Type bits of Inode.Mode.
-const (
-	ModeType = 0xF000
-	ModeDir  = 0x4000
-	ModeReg  = 0x8000
-	ModeLink = 0xA000
-	ModeChr  = 0x2000
-	ModeBlk  = 0x6000
-	ModeFIFO = 0x1000
-	ModeSock = 0xC000
-)
-
 // IsDir reports whether the inode is a directory.
-func (in *Inode) IsDir() bool { return in.Mode&ModeType == ModeDir }
+func (in *Inode) IsDir() bool { return in.Mode&ondisk.ModeType == ondisk.ModeDir }
 
 // IsSymlink reports whether the inode is a symbolic link.
-func (in *Inode) IsSymlink() bool { return in.Mode&ModeType == ModeLink }
+func (in *Inode) IsSymlink() bool { return in.Mode&ondisk.ModeType == ondisk.ModeSymlink }
 
 // IsRegular reports whether the inode is a regular file.
-func (in *Inode) IsRegular() bool { return in.Mode&ModeType == ModeReg }
+func (in *Inode) IsRegular() bool { return in.Mode&ondisk.ModeType == ondisk.ModeRegular }
 
 // Inline reports whether the inode's data lives in the inode itself (fast
 // symlinks and inline data), so it owns no data blocks.
 func (in *Inode) Inline() bool {
-	if in.Flags&flagInlineData != 0 {
+	if in.Flags&ondisk.InodeFlagInlineData != 0 {
 		return true
 	}
 	// As e2fsprogs decides: a symlink whose target fits in i_block.
-	return in.IsSymlink() && in.Flags&flagExtents == 0 && in.Size < 60
+	return in.IsSymlink() && in.Flags&ondisk.InodeFlagExtents == 0 && in.Size < ondisk.InodeBlockLen
 }
 
 // FS is an opened filesystem.
@@ -167,12 +132,12 @@ type FS struct {
 // Open reads the superblock and group descriptors of the filesystem that
 // starts at byte off of r.
 func Open(r io.ReaderAt, off int64) (*FS, error) {
-	b := make([]byte, 1024)
-	if _, err := r.ReadAt(b, off+1024); err != nil {
-		return nil, fmt.Errorf("ext4: read superblock: %w", noEOF(err))
+	b := make([]byte, ondisk.SuperblockSize)
+	if _, err := r.ReadAt(b, off+ondisk.SuperblockOffset); err != nil {
+		return nil, fmt.Errorf("ext4r: read superblock: %w", noEOF(err))
 	}
 	le := binary.LittleEndian
-	if le.Uint16(b[0x38:]) != Magic {
+	if le.Uint16(b[0x38:]) != ondisk.Magic {
 		return nil, ErrNotExt4
 	}
 	sb := Superblock{
@@ -181,50 +146,50 @@ func Open(r io.ReaderAt, off int64) (*FS, error) {
 		FirstDataBlock:  le.Uint32(b[0x14:]),
 		BlocksPerGroup:  le.Uint32(b[0x20:]),
 		InodesPerGroup:  le.Uint32(b[0x28:]),
-		FirstIno:        11,
-		InodeSize:       128,
+		FirstIno:        ondisk.GoodOldFirstIno,
+		InodeSize:       ondisk.GoodOldInodeSize,
 		FeatureCompat:   le.Uint32(b[0x5C:]),
 		FeatureIncompat: le.Uint32(b[0x60:]),
 		FeatureROCompat: le.Uint32(b[0x64:]),
 		ReservedGDT:     le.Uint16(b[0xCE:]),
 		JournalIno:      le.Uint32(b[0xE0:]),
-		DescSize:        32,
+		DescSize:        ondisk.DescSize,
 	}
 	copy(sb.UUID[:], b[0x68:0x78])
 	logBS := le.Uint32(b[0x18:])
 	if logBS > 6 {
-		return nil, fmt.Errorf("ext4: superblock: bad block size log %d", logBS)
+		return nil, fmt.Errorf("ext4r: superblock: bad block size log %d", logBS)
 	}
 	sb.BlockSize = 1024 << logBS
-	if le.Uint32(b[0x4C:]) >= 1 { // dynamic revision
+	if le.Uint32(b[0x4C:]) >= ondisk.RevDynamic {
 		sb.FirstIno = le.Uint32(b[0x54:])
 		sb.InodeSize = le.Uint16(b[0x58:])
 	}
-	if sb.FeatureIncompat&incompat64bit != 0 {
+	if sb.FeatureIncompat&ondisk.Incompat64bit != 0 {
 		sb.BlocksCount |= uint64(le.Uint32(b[0x150:])) << 32
 		sb.DescSize = le.Uint16(b[0xFE:])
-		if sb.DescSize < 32 {
-			sb.DescSize = 32
+		if sb.DescSize < ondisk.DescSize {
+			sb.DescSize = ondisk.DescSize
 		}
 	}
 	switch {
-	case sb.FeatureIncompat&incompatMetaBG != 0:
-		return nil, fmt.Errorf("ext4: meta_bg is not supported")
-	case sb.FeatureIncompat&incompatEAInode != 0:
-		return nil, fmt.Errorf("ext4: ea_inode is not supported")
-	case sb.FeatureCompat&compatSparseSuper2 != 0:
-		return nil, fmt.Errorf("ext4: sparse_super2 is not supported")
-	case sb.BlocksPerGroup == 0 || sb.InodesPerGroup == 0 || sb.InodeSize < 128:
-		return nil, fmt.Errorf("ext4: superblock: bad geometry")
+	case sb.FeatureIncompat&ondisk.IncompatMetaBG != 0:
+		return nil, fmt.Errorf("ext4r: meta_bg is not supported")
+	case sb.FeatureIncompat&ondisk.IncompatEAInode != 0:
+		return nil, fmt.Errorf("ext4r: ea_inode is not supported")
+	case sb.FeatureCompat&ondisk.CompatSparseSuper2 != 0:
+		return nil, fmt.Errorf("ext4r: sparse_super2 is not supported")
+	case sb.BlocksPerGroup == 0 || sb.InodesPerGroup == 0 || sb.InodeSize < ondisk.GoodOldInodeSize:
+		return nil, fmt.Errorf("ext4r: superblock: bad geometry")
 	}
 	fs := &FS{r: r, off: off, SB: sb, bs: int64(sb.BlockSize)}
 	n := (sb.BlocksCount - uint64(sb.FirstDataBlock) + uint64(sb.BlocksPerGroup) - 1) / uint64(sb.BlocksPerGroup)
 	if n == 0 || n > 1<<24 {
-		return nil, fmt.Errorf("ext4: superblock: bad group count %d", n)
+		return nil, fmt.Errorf("ext4r: superblock: bad group count %d", n)
 	}
 	gd := make([]byte, int64(n)*int64(sb.DescSize))
 	if _, err := r.ReadAt(gd, off+int64(sb.FirstDataBlock+1)*fs.bs); err != nil {
-		return nil, fmt.Errorf("ext4: read group descriptors: %w", noEOF(err))
+		return nil, fmt.Errorf("ext4r: read group descriptors: %w", noEOF(err))
 	}
 	fs.Groups = make([]Group, n)
 	for i := range fs.Groups {
@@ -234,7 +199,7 @@ func Open(r io.ReaderAt, off int64) (*FS, error) {
 			InodeBitmap: uint64(le.Uint32(d[4:])),
 			InodeTable:  uint64(le.Uint32(d[8:])),
 		}
-		if sb.DescSize >= 64 {
+		if sb.DescSize >= ondisk.DescSize64 {
 			g.BlockBitmap |= uint64(le.Uint32(d[0x20:])) << 32
 			g.InodeBitmap |= uint64(le.Uint32(d[0x24:])) << 32
 			g.InodeTable |= uint64(le.Uint32(d[0x28:])) << 32
@@ -271,15 +236,29 @@ func (fs *FS) readBlock(n uint64) ([]byte, error) {
 
 // Inode reads inode ino.
 func (fs *FS) Inode(ino uint32) (*Inode, error) {
+	in, err := fs.inode(ino)
+	return in, wrap(err)
+}
+
+// wrap prefixes an error of the unexported functions, which carry none, with
+// the package name; io.EOF (the end of a file's data) and nil pass as they are.
+func wrap(err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
+	return fmt.Errorf("ext4r: %w", err)
+}
+
+func (fs *FS) inode(ino uint32) (*Inode, error) {
 	if ino == 0 || ino > fs.SB.InodesCount {
-		return nil, fmt.Errorf("ext4: inode %d out of range", ino)
+		return nil, fmt.Errorf("inode %d out of range", ino)
 	}
 	g := (ino - 1) / fs.SB.InodesPerGroup
 	idx := (ino - 1) % fs.SB.InodesPerGroup
 	raw := make([]byte, fs.SB.InodeSize)
 	pos := fs.off + int64(fs.Groups[g].InodeTable)*fs.bs + int64(idx)*int64(fs.SB.InodeSize)
 	if _, err := fs.r.ReadAt(raw, pos); err != nil {
-		return nil, fmt.Errorf("ext4: inode %d: %w", ino, noEOF(err))
+		return nil, fmt.Errorf("inode %d: %w", ino, noEOF(err))
 	}
 	le := binary.LittleEndian
 	in := &Inode{
@@ -289,7 +268,7 @@ func (fs *FS) Inode(ino uint32) (*Inode, error) {
 		Size:       uint64(le.Uint32(raw[4:])) | uint64(le.Uint32(raw[0x6C:]))<<32,
 		Atime:      Time{Sec: int64(int32(le.Uint32(raw[8:])))},
 		Ctime:      Time{Sec: int64(int32(le.Uint32(raw[0xC:])))},
-		Mtime:      Time{Sec: int64(int32(le.Uint32(raw[0x10:])))},
+		ModTime:    Time{Sec: int64(int32(le.Uint32(raw[0x10:])))},
 		GID:        uint32(le.Uint16(raw[0x18:])) | uint32(le.Uint16(raw[0x7A:]))<<16,
 		Links:      le.Uint16(raw[0x1A:]),
 		Blocks:     uint64(le.Uint32(raw[0x1C:])) | uint64(le.Uint16(raw[0x74:]))<<32,
@@ -299,7 +278,7 @@ func (fs *FS) Inode(ino uint32) (*Inode, error) {
 		raw:        raw,
 		iblock:     raw[0x28:0x64],
 	}
-	if t := in.Mode & ModeType; t == ModeChr || t == ModeBlk {
+	if t := in.Mode & ondisk.ModeType; t == ondisk.ModeChar || t == ondisk.ModeBlock {
 		if d := le.Uint32(in.iblock[0:]); d != 0 {
 			in.Rdev = d
 		} else {
@@ -316,7 +295,7 @@ func (fs *FS) Inode(ino uint32) (*Inode, error) {
 			}
 		}
 		field(0x84, &in.Ctime)
-		field(0x88, &in.Mtime)
+		field(0x88, &in.ModTime)
 		field(0x8C, &in.Atime)
 		if 0x80+extra >= 0x94 {
 			in.Crtime = Time{Sec: int64(int32(le.Uint32(raw[0x90:])))}
@@ -330,19 +309,24 @@ func (fs *FS) Inode(ino uint32) (*Inode, error) {
 // by logical block, and the blocks of the map itself (extent tree index and
 // leaf blocks, or indirect blocks). Inline inodes have neither.
 func (fs *FS) Extents(in *Inode) (data []Extent, meta []uint64, err error) {
+	data, meta, err = fs.extents(in)
+	return data, meta, wrap(err)
+}
+
+func (fs *FS) extents(in *Inode) (data []Extent, meta []uint64, err error) {
 	if in.Inline() {
 		return nil, nil, nil
 	}
-	if t := in.Mode & ModeType; t != ModeReg && t != ModeDir && t != ModeLink {
+	if t := in.Mode & ondisk.ModeType; t != ondisk.ModeRegular && t != ondisk.ModeDir && t != ondisk.ModeSymlink {
 		return nil, nil, nil
 	}
-	if in.Flags&flagExtents != 0 {
+	if in.Flags&ondisk.InodeFlagExtents != 0 {
 		err = fs.walkExtents(in.iblock, 0, &data, &meta)
 	} else {
 		err = fs.walkIndirect(in, &data, &meta)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("ext4: inode %d: %w", in.Ino, err)
+		return nil, nil, fmt.Errorf("inode %d: %w", in.Ino, err)
 	}
 	sort.Slice(data, func(i, j int) bool { return data[i].Logical < data[j].Logical })
 	return data, meta, nil
@@ -350,21 +334,21 @@ func (fs *FS) Extents(in *Inode) (data []Extent, meta []uint64, err error) {
 
 func (fs *FS) walkExtents(node []byte, level int, data *[]Extent, meta *[]uint64) error {
 	le := binary.LittleEndian
-	if len(node) < 12 || le.Uint16(node[0:]) != 0xF30A {
+	if len(node) < ondisk.ExtentHeaderLen || le.Uint16(node[0:]) != ondisk.ExtentMagic {
 		return fmt.Errorf("bad extent header")
 	}
 	entries := int(le.Uint16(node[2:]))
 	depth := int(le.Uint16(node[6:]))
-	if depth > 5 || level > 5 || 12+entries*12 > len(node) {
+	if depth > 5 || level > 5 || ondisk.ExtentHeaderLen+entries*ondisk.ExtentEntryLen > len(node) {
 		return fmt.Errorf("bad extent node (depth %d, %d entries)", depth, entries)
 	}
 	for i := 0; i < entries; i++ {
-		e := node[12+i*12:]
+		e := node[ondisk.ExtentHeaderLen+i*ondisk.ExtentEntryLen:]
 		if depth == 0 {
 			n := uint64(le.Uint16(e[4:]))
-			uninit := n > 32768
+			uninit := n > ondisk.MaxInitExtentLen
 			if uninit {
-				n -= 32768
+				n -= ondisk.MaxInitExtentLen
 			}
 			*data = append(*data, Extent{
 				Logical:  uint64(le.Uint32(e[0:])),
@@ -446,6 +430,11 @@ func (fs *FS) walkIndirect(in *Inode, data *[]Extent, meta *[]uint64) error {
 // ReadAt reads file content at offset off of the inode's data (holes and
 // uninitialized extents read as zeros); it stops at the file size.
 func (fs *FS) ReadAt(in *Inode, ext []Extent, p []byte, off int64) (int, error) {
+	n, err := fs.readAt(in, ext, p, off)
+	return n, wrap(err)
+}
+
+func (fs *FS) readAt(in *Inode, ext []Extent, p []byte, off int64) (int, error) {
 	size := int64(in.Size)
 	if off >= size {
 		return 0, io.EOF
@@ -455,7 +444,7 @@ func (fs *FS) ReadAt(in *Inode, ext []Extent, p []byte, off int64) (int, error) 
 		n = int(size - off)
 	}
 	p = p[:n]
-	if in.Flags&flagInlineData != 0 {
+	if in.Flags&ondisk.InodeFlagInlineData != 0 {
 		data, err := fs.inlineData(in)
 		if err != nil {
 			return 0, err
@@ -488,7 +477,7 @@ func (fs *FS) ReadAt(in *Inode, ext []Extent, p []byte, off int64) (int, error) 
 		t := min(int64(e.Logical+e.Len)*fs.bs, end)
 		pos := fs.off + int64(e.Physical)*fs.bs + (s - int64(e.Logical)*fs.bs)
 		if _, err := fs.r.ReadAt(p[s-off:t-off], pos); err != nil {
-			return 0, fmt.Errorf("ext4: inode %d: read: %w", in.Ino, err)
+			return 0, fmt.Errorf("inode %d: read: %w", in.Ino, err)
 		}
 	}
 	if n < len(p) {
@@ -513,14 +502,19 @@ func (fs *FS) inlineData(in *Inode) ([]byte, error) {
 
 // ReadAll returns the whole content of a small file (directories, symlinks).
 func (fs *FS) ReadAll(in *Inode, ext []Extent) ([]byte, error) {
+	b, err := fs.readAll(in, ext)
+	return b, wrap(err)
+}
+
+func (fs *FS) readAll(in *Inode, ext []Extent) ([]byte, error) {
 	if in.Size > 1<<30 {
-		return nil, fmt.Errorf("ext4: inode %d: too large to read whole (%d bytes)", in.Ino, in.Size)
+		return nil, fmt.Errorf("inode %d: too large to read whole (%d bytes)", in.Ino, in.Size)
 	}
 	b := make([]byte, in.Size)
 	if len(b) == 0 {
 		return b, nil
 	}
-	if _, err := fs.ReadAt(in, ext, b, 0); err != nil && err != io.EOF {
+	if _, err := fs.readAt(in, ext, b, 0); err != nil && err != io.EOF {
 		return nil, err
 	}
 	return b, nil
@@ -528,34 +522,39 @@ func (fs *FS) ReadAll(in *Inode, ext []Extent) ([]byte, error) {
 
 // Symlink returns the target of a symbolic link.
 func (fs *FS) Symlink(in *Inode) (string, error) {
-	ext, _, err := fs.Extents(in)
+	ext, _, err := fs.extents(in)
 	if err != nil {
-		return "", err
+		return "", wrap(err)
 	}
-	b, err := fs.ReadAll(in, ext)
-	return string(b), err
+	b, err := fs.readAll(in, ext)
+	return string(b), wrap(err)
 }
 
 // Dirent is one directory entry.
 type Dirent struct {
 	Name string
 	Ino  uint32
-	Type uint8 // file type byte of the entry (1 regular, 2 directory, 7 symlink...)
+	Type uint8 // file type byte of the entry (ondisk.FileType*)
 }
 
 // ReadDir returns the entries of a directory other than "." and "..",
 // sorted by name. Htree directories are read through their leaf blocks; the
 // index blocks look like empty entries and are skipped.
 func (fs *FS) ReadDir(in *Inode) ([]Dirent, error) {
+	ents, err := fs.readDir(in)
+	return ents, wrap(err)
+}
+
+func (fs *FS) readDir(in *Inode) ([]Dirent, error) {
 	if !in.IsDir() {
-		return nil, fmt.Errorf("ext4: inode %d: not a directory", in.Ino)
+		return nil, fmt.Errorf("inode %d: not a directory", in.Ino)
 	}
-	ext, _, err := fs.Extents(in)
+	ext, _, err := fs.extents(in)
 	if err != nil {
 		return nil, err
 	}
 	var out []Dirent
-	if in.Flags&flagInlineData != 0 {
+	if in.Flags&ondisk.InodeFlagInlineData != 0 {
 		// Inline directories: 4 bytes of parent inode, then entries.
 		data, err := fs.inlineData(in)
 		if err != nil {
@@ -572,7 +571,7 @@ func (fs *FS) ReadDir(in *Inode) ([]Dirent, error) {
 			return nil, err
 		}
 	} else {
-		b, err := fs.ReadAll(in, ext)
+		b, err := fs.readAll(in, ext)
 		if err != nil {
 			return nil, err
 		}
@@ -594,7 +593,7 @@ func parseDirents(b []byte, dir uint32, out []Dirent) ([]Dirent, error) {
 		rec := int(le.Uint16(b[o+4:]))
 		nl := int(b[o+6])
 		if rec < 8 || o+rec > len(b) || 8+nl > rec {
-			return nil, fmt.Errorf("ext4: directory inode %d: bad entry at offset %d", dir, o)
+			return nil, fmt.Errorf("directory inode %d: bad entry at offset %d", dir, o)
 		}
 		name := string(b[o+8 : o+8+nl])
 		if ino != 0 && name != "." && name != ".." {
@@ -605,9 +604,15 @@ func parseDirents(b []byte, dir uint32, out []Dirent) ([]Dirent, error) {
 	return out, nil
 }
 
+// xattrPrefix maps an attribute name index to the prefix it stands for.
 var xattrPrefix = map[byte]string{
-	1: "user.", 2: "system.posix_acl_access", 3: "system.posix_acl_default",
-	4: "trusted.", 6: "security.", 7: "system.", 8: "system.richacl",
+	ondisk.XattrIndexUser:            "user.",
+	ondisk.XattrIndexPosixACLAccess:  "system.posix_acl_access",
+	ondisk.XattrIndexPosixACLDefault: "system.posix_acl_default",
+	ondisk.XattrIndexTrusted:         "trusted.",
+	ondisk.XattrIndexSecurity:        "security.",
+	ondisk.XattrIndexSystem:          "system.",
+	ondisk.XattrIndexRichACL:         "system.richacl",
 }
 
 // allXattrs returns every extended attribute of the inode, sorted by name.
@@ -617,26 +622,26 @@ func (fs *FS) allXattrs(in *Inode) ([]Xattr, error) {
 	if fs.SB.InodeSize > 128 {
 		extra := int(le.Uint16(in.raw[0x80:]))
 		start := 0x80 + extra
-		if start+4 <= len(in.raw) && le.Uint32(in.raw[start:]) == 0xEA020000 {
+		if start+4 <= len(in.raw) && le.Uint32(in.raw[start:]) == ondisk.XattrMagic {
 			region := in.raw[start+4:]
 			var err error
 			out, err = parseXattrs(region, region, out)
 			if err != nil {
-				return nil, fmt.Errorf("ext4: inode %d: in-inode xattrs: %w", in.Ino, err)
+				return nil, fmt.Errorf("inode %d: in-inode xattrs: %w", in.Ino, err)
 			}
 		}
 	}
 	if in.FileACL != 0 {
 		b, err := fs.readBlock(in.FileACL)
 		if err != nil {
-			return nil, fmt.Errorf("ext4: inode %d: xattr block: %w", in.Ino, err)
+			return nil, fmt.Errorf("inode %d: xattr block: %w", in.Ino, err)
 		}
-		if le.Uint32(b) != 0xEA020000 {
-			return nil, fmt.Errorf("ext4: inode %d: xattr block %d: bad magic", in.Ino, in.FileACL)
+		if le.Uint32(b) != ondisk.XattrMagic {
+			return nil, fmt.Errorf("inode %d: xattr block %d: bad magic", in.Ino, in.FileACL)
 		}
-		out, err = parseXattrs(b[32:], b, out)
+		out, err = parseXattrs(b[ondisk.XattrHeaderLen:], b, out)
 		if err != nil {
-			return nil, fmt.Errorf("ext4: inode %d: xattr block %d: %w", in.Ino, in.FileACL, err)
+			return nil, fmt.Errorf("inode %d: xattr block %d: %w", in.Ino, in.FileACL, err)
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -649,7 +654,7 @@ func (fs *FS) allXattrs(in *Inode) ([]Xattr, error) {
 func (fs *FS) Xattrs(in *Inode) ([]Xattr, error) {
 	all, err := fs.allXattrs(in)
 	if err != nil {
-		return nil, err
+		return nil, wrap(err)
 	}
 	out := all[:0]
 	for _, x := range all {
@@ -662,7 +667,7 @@ func (fs *FS) Xattrs(in *Inode) ([]Xattr, error) {
 
 func parseXattrs(entries, values []byte, out []Xattr) ([]Xattr, error) {
 	le := binary.LittleEndian
-	for o := 0; o+16 <= len(entries); {
+	for o := 0; o+ondisk.XattrEntryLen <= len(entries); {
 		if le.Uint32(entries[o:]) == 0 {
 			break
 		}
@@ -673,7 +678,7 @@ func parseXattrs(entries, values []byte, out []Xattr) ([]Xattr, error) {
 			return nil, fmt.Errorf("value in an EA inode is not supported")
 		}
 		vsize := int(le.Uint32(entries[o+8:]))
-		if o+16+nl > len(entries) || voff+vsize > len(values) {
+		if o+ondisk.XattrEntryLen+nl > len(entries) || voff+vsize > len(values) {
 			return nil, fmt.Errorf("entry at offset %d out of bounds", o)
 		}
 		prefix, ok := xattrPrefix[idx]
@@ -681,10 +686,10 @@ func parseXattrs(entries, values []byte, out []Xattr) ([]Xattr, error) {
 			prefix = fmt.Sprintf("index%d.", idx)
 		}
 		out = append(out, Xattr{
-			Name:  prefix + string(entries[o+16:o+16+nl]),
+			Name:  prefix + string(entries[o+ondisk.XattrEntryLen:o+ondisk.XattrEntryLen+nl]),
 			Value: append([]byte(nil), values[voff:voff+vsize]...),
 		})
-		o += (16 + nl + 3) &^ 3
+		o += (ondisk.XattrEntryLen + nl + 3) &^ 3
 	}
 	return out, nil
 }
@@ -702,25 +707,25 @@ func (fs *FS) Walk() ([]File, error) {
 	seen := map[uint32]bool{}
 	var visit func(p string, ino uint32) error
 	visit = func(p string, ino uint32) error {
-		in, err := fs.Inode(ino)
+		in, err := fs.inode(ino)
 		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
+			return fmt.Errorf("ext4r: %s: %w", p, err)
 		}
 		out = append(out, File{Path: p, Inode: in})
 		if !in.IsDir() {
 			return nil
 		}
 		if seen[ino] {
-			return fmt.Errorf("ext4: %s: directory inode %d reached twice", p, ino)
+			return fmt.Errorf("ext4r: %s: directory inode %d reached twice", p, ino)
 		}
 		seen[ino] = true
-		ents, err := fs.ReadDir(in)
+		ents, err := fs.readDir(in)
 		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
+			return fmt.Errorf("ext4r: %s: %w", p, err)
 		}
 		for _, e := range ents {
 			if strings.Contains(e.Name, "/") {
-				return fmt.Errorf("ext4: %s: entry name %q contains '/'", p, e.Name)
+				return fmt.Errorf("ext4r: %s: entry name %q contains '/'", p, e.Name)
 			}
 			if err := visit(path.Join(p, e.Name), e.Ino); err != nil {
 				return err
@@ -728,7 +733,7 @@ func (fs *FS) Walk() ([]File, error) {
 		}
 		return nil
 	}
-	if err := visit("/", RootIno); err != nil {
+	if err := visit("/", ondisk.RootIno); err != nil {
 		return nil, err
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })

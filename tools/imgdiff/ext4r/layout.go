@@ -3,6 +3,8 @@ package ext4r
 import (
 	"fmt"
 	"sort"
+
+	"github.com/icos-build/icos/tools/ext4/ondisk"
 )
 
 // Kind says what a region of blocks holds.
@@ -37,7 +39,7 @@ type Layout struct {
 
 // HasSuper reports whether block group g holds a superblock backup.
 func (fs *FS) HasSuper(g uint64) bool {
-	if g <= 1 || fs.SB.FeatureROCompat&roCompatSparse == 0 {
+	if g <= 1 || fs.SB.FeatureROCompat&ondisk.ROCompatSparseSuper == 0 {
 		return true
 	}
 	for _, b := range []uint64{3, 5, 7} {
@@ -87,15 +89,15 @@ func (fs *FS) NewLayout(files []File) (*Layout, error) {
 		add(g.InodeTable, itBlocks, KindMeta, fmt.Sprintf("inode table of group %d", gi))
 	}
 	addFile := func(in *Inode, name string) error {
-		data, meta, err := fs.Extents(in)
+		data, meta, err := fs.extents(in)
 		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return fmt.Errorf("ext4r: %s: %w", name, err)
 		}
 		k := KindFileData
 		switch {
 		case in.IsDir():
 			k = KindDirectory
-		case in.Ino == sb.JournalIno && sb.FeatureCompat&compatHasJournal != 0:
+		case in.Ino == sb.JournalIno && sb.FeatureCompat&ondisk.CompatHasJournal != 0:
 			k = KindJournal
 		}
 		for _, e := range data {
@@ -119,19 +121,19 @@ func (fs *FS) NewLayout(files []File) (*Layout, error) {
 			return nil, err
 		}
 	}
-	if sb.FeatureCompat&compatHasJournal != 0 && sb.JournalIno != 0 {
-		in, err := fs.Inode(sb.JournalIno)
+	if sb.FeatureCompat&ondisk.CompatHasJournal != 0 && sb.JournalIno != 0 {
+		in, err := fs.inode(sb.JournalIno)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("ext4r: journal: %w", err)
 		}
 		if err := addFile(in, "journal"); err != nil {
 			return nil, err
 		}
 	}
-	if in, err := fs.Inode(7); err == nil && in.Mode != 0 && in.Flags&flagExtents == 0 {
+	if in, err := fs.inode(ondisk.ResizeIno); err == nil && in.Mode != 0 && in.Flags&ondisk.InodeFlagExtents == 0 {
 		// The resize inode maps the reserved GDT blocks; only its own
 		// indirect blocks are new.
-		if _, meta, err := fs.Extents(in); err == nil {
+		if _, meta, err := fs.extents(in); err == nil {
 			for _, b := range meta {
 				add(b, 1, KindMeta, "resize inode")
 			}
@@ -213,7 +215,7 @@ func (l *Layout) used(b uint64) (bool, error) {
 		var err error
 		bm, err = fs.readBlock(fs.Groups[g].BlockBitmap)
 		if err != nil {
-			return false, fmt.Errorf("ext4: block bitmap of group %d: %w", g, err)
+			return false, fmt.Errorf("ext4r: block bitmap of group %d: %w", g, err)
 		}
 		l.bitmaps[g] = bm
 	}

@@ -20,7 +20,7 @@ import (
 )
 
 // ErrNotFAT is returned by Open when the boot sector is not a FAT one.
-var ErrNotFAT = errors.New("fat: no FAT boot sector")
+var ErrNotFAT = errors.New("fatr: no FAT boot sector")
 
 // Attribute bits of a directory entry.
 const (
@@ -64,7 +64,7 @@ type FS struct {
 func Open(r io.ReaderAt, off int64) (*FS, error) {
 	b := make([]byte, 512)
 	if _, err := r.ReadAt(b, off); err != nil {
-		return nil, fmt.Errorf("fat: read boot sector: %w", err)
+		return nil, fmt.Errorf("fatr: read boot sector: %w", err)
 	}
 	le := binary.LittleEndian
 	p := BPB{
@@ -101,7 +101,7 @@ func Open(r io.ReaderAt, off int64) (*FS, error) {
 	fs.rootSecs = (p.RootEntries*32 + p.BytesPerSector - 1) / p.BytesPerSector
 	fs.dataSec = p.ReservedSectors + p.NumFATs*p.FATSectors + fs.rootSecs
 	if p.FATSectors == 0 || fs.dataSec >= p.TotalSectors {
-		return nil, fmt.Errorf("fat: boot sector: bad geometry")
+		return nil, fmt.Errorf("fatr: boot sector: bad geometry")
 	}
 	fs.clusters = (p.TotalSectors - fs.dataSec) / p.SectorsPerCluster
 	switch {
@@ -113,11 +113,11 @@ func Open(r io.ReaderAt, off int64) (*FS, error) {
 		fs.Bits = 32
 	}
 	if (fs.Bits == 32) != (p.RootEntries == 0) {
-		return nil, fmt.Errorf("fat: boot sector: FAT%d with %d root entries", fs.Bits, p.RootEntries)
+		return nil, fmt.Errorf("fatr: boot sector: FAT%d with %d root entries", fs.Bits, p.RootEntries)
 	}
 	raw := make([]byte, int64(p.FATSectors)*int64(p.BytesPerSector))
 	if _, err := r.ReadAt(raw, off+int64(p.ReservedSectors)*int64(p.BytesPerSector)); err != nil {
-		return nil, fmt.Errorf("fat: read FAT: %w", err)
+		return nil, fmt.Errorf("fatr: read FAT: %w", err)
 	}
 	n := fs.clusters + 2
 	fs.fat = make([]uint32, n)
@@ -126,7 +126,7 @@ func Open(r io.ReaderAt, off int64) (*FS, error) {
 		case 12:
 			o := c * 3 / 2
 			if int(o)+1 >= len(raw) {
-				return nil, fmt.Errorf("fat: FAT too short for %d clusters", fs.clusters)
+				return nil, fmt.Errorf("fatr: FAT too short for %d clusters", fs.clusters)
 			}
 			v := uint32(le.Uint16(raw[o:]))
 			if c%2 == 1 {
@@ -135,12 +135,12 @@ func Open(r io.ReaderAt, off int64) (*FS, error) {
 			fs.fat[c] = v & 0xFFF
 		case 16:
 			if int(c)*2+2 > len(raw) {
-				return nil, fmt.Errorf("fat: FAT too short for %d clusters", fs.clusters)
+				return nil, fmt.Errorf("fatr: FAT too short for %d clusters", fs.clusters)
 			}
 			fs.fat[c] = uint32(le.Uint16(raw[c*2:]))
 		default:
 			if int(c)*4+4 > len(raw) {
-				return nil, fmt.Errorf("fat: FAT too short for %d clusters", fs.clusters)
+				return nil, fmt.Errorf("fatr: FAT too short for %d clusters", fs.clusters)
 			}
 			fs.fat[c] = le.Uint32(raw[c*4:]) & 0x0FFFFFFF
 		}
@@ -169,13 +169,21 @@ func (fs *FS) isEOC(v uint32) bool {
 
 // Chain returns the clusters of the chain starting at cluster first.
 func (fs *FS) Chain(first uint32) ([]uint32, error) {
+	cs, err := fs.chain(first)
+	if err != nil {
+		return nil, fmt.Errorf("fatr: %w", err)
+	}
+	return cs, nil
+}
+
+func (fs *FS) chain(first uint32) ([]uint32, error) {
 	var out []uint32
 	for c := first; ; {
 		if c < 2 || c >= fs.clusters+2 {
-			return nil, fmt.Errorf("fat: chain from cluster %d: bad cluster %d", first, c)
+			return nil, fmt.Errorf("chain from cluster %d: bad cluster %d", first, c)
 		}
 		if len(out) > int(fs.clusters) {
-			return nil, fmt.Errorf("fat: chain from cluster %d: loop", first)
+			return nil, fmt.Errorf("chain from cluster %d: loop", first)
 		}
 		out = append(out, c)
 		v := fs.fat[c]
@@ -205,7 +213,7 @@ type Entry struct {
 	CTime      uint32 // creation: date<<16 | time, DOS format
 	CTimeTenth uint8
 	ADate      uint16
-	MTime      uint32 // modification: date<<16 | time, DOS format
+	ModTime    uint32 // modification: date<<16 | time, DOS format
 	Clusters   []uint32
 }
 
@@ -227,12 +235,12 @@ func (fs *FS) ReadAt(e *Entry, p []byte, off int64) (int, error) {
 		pos := off + int64(done)
 		ci := pos / cs
 		if ci >= int64(len(e.Clusters)) {
-			return done, fmt.Errorf("fat: %s: chain shorter than the file size", e.Path)
+			return done, fmt.Errorf("fatr: %s: chain shorter than the file size", e.Path)
 		}
 		in := pos % cs
 		k := int(min(int64(n-done), cs-in))
 		if _, err := fs.r.ReadAt(p[done:done+k], fs.off+fs.ClusterOffset(e.Clusters[ci])+in); err != nil {
-			return done, fmt.Errorf("fat: %s: %w", e.Path, err)
+			return done, fmt.Errorf("fatr: %s: %w", e.Path, err)
 		}
 		done += k
 	}
@@ -245,29 +253,32 @@ func (fs *FS) ReadAt(e *Entry, p []byte, off int64) (int, error) {
 // rootDir returns the raw root directory.
 func (fs *FS) rootDir() ([]byte, []uint32, error) {
 	if fs.Bits == 32 {
-		cs, err := fs.Chain(fs.BPB.RootCluster)
+		cs, err := fs.chain(fs.BPB.RootCluster)
 		if err != nil {
-			return nil, nil, fmt.Errorf("fat: root directory: %w", err)
+			return nil, nil, fmt.Errorf("root directory: %w", err)
 		}
 		b, err := fs.readClusters(cs)
-		return b, cs, err
+		if err != nil {
+			return nil, nil, fmt.Errorf("root directory: %w", err)
+		}
+		return b, cs, nil
 	}
 	b := make([]byte, int64(fs.rootSecs)*fs.SectorSize())
 	_, err := fs.r.ReadAt(b, fs.off+int64(fs.BPB.ReservedSectors+fs.BPB.NumFATs*fs.BPB.FATSectors)*fs.SectorSize())
 	if err != nil {
-		return nil, nil, fmt.Errorf("fat: root directory: %w", err)
+		return nil, nil, fmt.Errorf("root directory: %w", err)
 	}
 	return b, nil, nil
 }
 
 func (fs *FS) readClusters(cs []uint32) ([]byte, error) {
 	if int64(len(cs))*fs.ClusterSize() > 64<<20 {
-		return nil, fmt.Errorf("fat: directory larger than 64 MiB")
+		return nil, fmt.Errorf("directory larger than 64 MiB")
 	}
 	b := make([]byte, int64(len(cs))*fs.ClusterSize())
 	for i, c := range cs {
 		if _, err := fs.r.ReadAt(b[int64(i)*fs.ClusterSize():int64(i+1)*fs.ClusterSize()], fs.off+fs.ClusterOffset(c)); err != nil {
-			return nil, fmt.Errorf("fat: read cluster %d: %w", c, err)
+			return nil, fmt.Errorf("read cluster %d: %w", c, err)
 		}
 	}
 	return b, nil
@@ -277,7 +288,7 @@ func (fs *FS) readClusters(cs []uint32) ([]byte, error) {
 func (fs *FS) Label() (string, error) {
 	b, _, err := fs.rootDir()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("fatr: %w", err)
 	}
 	for o := 0; o+32 <= len(b) && b[o] != 0; o += 32 {
 		if b[o] != 0xE5 && b[o+11]&0x1F == AttrVolumeID {
@@ -291,32 +302,32 @@ func (fs *FS) Label() (string, error) {
 func (fs *FS) Walk() ([]Entry, error) {
 	b, rootClusters, err := fs.rootDir()
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("fatr: %w", err)
 	}
 	out := []Entry{{Path: "/", Attr: AttrDirectory, Cluster: fs.BPB.RootCluster, Clusters: rootClusters}}
 	var visit func(dir string, raw []byte, depth int) error
 	visit = func(dir string, raw []byte, depth int) error {
 		if depth > 64 {
-			return fmt.Errorf("fat: %s: directories nested too deep", dir)
+			return fmt.Errorf("fatr: %s: directories nested too deep", dir)
 		}
 		ents, err := parseDir(raw, dir)
 		if err != nil {
-			return err
+			return fmt.Errorf("fatr: %w", err)
 		}
 		for _, e := range ents {
 			if e.Cluster != 0 {
-				if e.Clusters, err = fs.Chain(e.Cluster); err != nil {
-					return fmt.Errorf("fat: %s: %w", e.Path, err)
+				if e.Clusters, err = fs.chain(e.Cluster); err != nil {
+					return fmt.Errorf("fatr: %s: %w", e.Path, err)
 				}
 			}
 			if !e.IsDir() && int64(len(e.Clusters))*fs.ClusterSize() < int64(e.Size) {
-				return fmt.Errorf("fat: %s: %d clusters for %d bytes", e.Path, len(e.Clusters), e.Size)
+				return fmt.Errorf("fatr: %s: %d clusters for %d bytes", e.Path, len(e.Clusters), e.Size)
 			}
 			out = append(out, e)
 			if e.IsDir() {
 				sub, err := fs.readClusters(e.Clusters)
 				if err != nil {
-					return fmt.Errorf("fat: %s: %w", e.Path, err)
+					return fmt.Errorf("fatr: %s: %w", e.Path, err)
 				}
 				if err := visit(e.Path, sub, depth+1); err != nil {
 					return err
@@ -441,7 +452,7 @@ func parseDir(b []byte, dir string) ([]Entry, error) {
 			continue
 		}
 		if name == "" || strings.Contains(name, "/") {
-			return nil, fmt.Errorf("fat: %s: bad entry name %q", dir, name)
+			return nil, fmt.Errorf("%s: bad entry name %q", dir, name)
 		}
 		out = append(out, Entry{
 			Path:       path.Join(dir, name),
@@ -451,7 +462,7 @@ func parseDir(b []byte, dir string) ([]Entry, error) {
 			CTimeTenth: e[13],
 			CTime:      uint32(le.Uint16(e[16:]))<<16 | uint32(le.Uint16(e[14:])),
 			ADate:      le.Uint16(e[18:]),
-			MTime:      uint32(le.Uint16(e[24:]))<<16 | uint32(le.Uint16(e[22:])),
+			ModTime:    uint32(le.Uint16(e[24:]))<<16 | uint32(le.Uint16(e[22:])),
 			Cluster:    uint32(le.Uint16(e[20:]))<<16 | uint32(le.Uint16(e[26:])),
 			Size:       le.Uint32(e[28:]),
 		})
