@@ -399,7 +399,7 @@ func storeImage(store *oci.Store, tarPath, tmp string, l *Lock) (v1.Hash, rootfs
 		return v1.Hash{}, st, fmt.Errorf("base: %w", err)
 	}
 	mtime := l.SourceDateEpoch
-	st, err = tree.Write(io.MultiWriter(zw, diff), rootfs.WriteOptions{MTime: &mtime, Exclude: excludeFromImage})
+	st, err = tree.Write(io.MultiWriter(zw, diff), rootfs.WriteOptions{ModTime: &mtime, Exclude: excludeFromImage})
 	if err != nil {
 		return v1.Hash{}, st, err
 	}

@@ -79,9 +79,9 @@ func (f *accountFile) addMember(group, user string, idx int) error {
 	return nil
 }
 
-func (t *Tree) saveAccountFile(f *accountFile, mtime int64) error {
+func (t *Tree) saveAccountFile(f *accountFile, modTime int64) error {
 	data := strings.Join(f.lines, "\n") + "\n"
-	return t.writeFile(f.name, []byte(data), f.mode, 0, f.gid, mtime)
+	return t.writeFile(f.name, []byte(data), f.mode, 0, f.gid, modTime)
 }
 
 // addAccounts adds groups, then users, editing the four account files the
@@ -89,7 +89,7 @@ func (t *Tree) saveAccountFile(f *accountFile, mtime int64) error {
 // supplementary group memberships are appended to the member lists.
 // Existing names or ids are errors. Password aging fields are left empty
 // so no build date enters /etc/shadow.
-func (t *Tree) addAccounts(groups []Group, users []User, mtime int64) error {
+func (t *Tree) addAccounts(groups []Group, users []User, modTime int64) error {
 	if len(groups) == 0 && len(users) == 0 {
 		return nil
 	}
@@ -168,13 +168,13 @@ func (t *Tree) addAccounts(groups []Group, users []User, mtime int64) error {
 			if err != nil {
 				return fmt.Errorf("users[%d] %q: home: %w", i, u.Name, err)
 			}
-			if err := t.put(home, &inode{typ: tar.TypeDir, mode: 0o755, uid: u.UID, gid: u.GID, mtime: mtime}); err != nil {
+			if err := t.put(home, &inode{typ: tar.TypeDir, mode: 0o755, uid: u.UID, gid: u.GID, modTime: modTime}); err != nil {
 				return fmt.Errorf("users[%d] %q: home: %w", i, u.Name, err)
 			}
 		}
 	}
 	for _, f := range []*accountFile{passwd, shadow, group, gshadow} {
-		if err := t.saveAccountFile(f, mtime); err != nil {
+		if err := t.saveAccountFile(f, modTime); err != nil {
 			return fmt.Errorf("/%s: %w", f.name, err)
 		}
 	}
@@ -184,7 +184,7 @@ func (t *Tree) addAccounts(groups []Group, users []User, mtime int64) error {
 // setPasswords replaces the password field of existing /etc/shadow lines.
 // A user missing from /etc/shadow, a repeated user or a hash holding ':' or
 // a newline is an error.
-func (t *Tree) setPasswords(pws []Password, mtime int64) error {
+func (t *Tree) setPasswords(pws []Password, modTime int64) error {
 	if len(pws) == 0 {
 		return nil
 	}
@@ -215,7 +215,7 @@ func (t *Tree) setPasswords(pws []Password, mtime int64) error {
 		fields[1] = p.Hash
 		f.lines[idx] = strings.Join(fields, ":")
 	}
-	if err := t.saveAccountFile(f, mtime); err != nil {
+	if err := t.saveAccountFile(f, modTime); err != nil {
 		return fmt.Errorf("/etc/shadow: %w", err)
 	}
 	return nil

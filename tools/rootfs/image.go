@@ -60,18 +60,18 @@ func Build(opt Options) (Stats, error) {
 		if err != nil {
 			return Stats{}, fmt.Errorf("rootfs: base tar: %w", err)
 		}
-		err = t.ApplyLayer(f)
+		err = t.applyLayer(f)
 		f.Close()
 		if err != nil {
 			return Stats{}, fmt.Errorf("rootfs: base tar %s: %w", opt.BaseTar, err)
 		}
 	}
 	if opt.Spec != nil {
-		var mtime int64
-		if opt.MTime != nil {
-			mtime = *opt.MTime
+		var modTime int64
+		if opt.ModTime != nil {
+			modTime = *opt.ModTime
 		}
-		if err := t.ApplySpec(opt.Spec, opt.SpecBase, mtime); err != nil {
+		if err := t.ApplySpec(opt.Spec, opt.SpecBase, modTime); err != nil {
 			return Stats{}, err
 		}
 	}

@@ -152,17 +152,17 @@ func imagePath(p string) (string, error) {
 }
 
 // ApplySpec applies s on top of the tree. File sources are read from
-// baseDir; mtime is the modification time of every entry the spec creates
+// baseDir; modTime is the modification time of every entry the spec creates
 // or rewrites. Errors name the spec item.
-func (t *Tree) ApplySpec(s *Spec, baseDir string, mtime int64) error {
+func (t *Tree) ApplySpec(s *Spec, baseDir string, modTime int64) error {
 	t.layer++
-	if err := t.applySpec(s, baseDir, mtime); err != nil {
+	if err := t.applySpec(s, baseDir, modTime); err != nil {
 		return fmt.Errorf("rootfs: spec: %w", err)
 	}
 	return nil
 }
 
-func (t *Tree) applySpec(s *Spec, baseDir string, mtime int64) error {
+func (t *Tree) applySpec(s *Spec, baseDir string, modTime int64) error {
 	for i, pat := range s.Remove {
 		if err := t.remove(pat); err != nil {
 			return fmt.Errorf("remove[%d] %q: %w", i, pat, err)
@@ -171,14 +171,14 @@ func (t *Tree) applySpec(s *Spec, baseDir string, mtime int64) error {
 	for i, d := range s.Dirs {
 		p, err := imagePath(d.Path)
 		if err == nil {
-			err = t.put(p, &inode{typ: tar.TypeDir, mode: int64(d.Mode), uid: d.UID, gid: d.GID, mtime: mtime})
+			err = t.put(p, &inode{typ: tar.TypeDir, mode: int64(d.Mode), uid: d.UID, gid: d.GID, modTime: modTime})
 		}
 		if err != nil {
 			return fmt.Errorf("dirs[%d] %q: %w", i, d.Path, err)
 		}
 	}
 	for i, f := range s.Files {
-		if err := t.addFile(f, baseDir, mtime); err != nil {
+		if err := t.addFile(f, baseDir, modTime); err != nil {
 			return fmt.Errorf("files[%d] %q: %w", i, f.Path, err)
 		}
 	}
@@ -188,20 +188,20 @@ func (t *Tree) applySpec(s *Spec, baseDir string, mtime int64) error {
 			err = tarpath.CheckSymlink(p, l.Target)
 		}
 		if err == nil {
-			err = t.put(p, &inode{typ: tar.TypeSymlink, mode: 0o777, uid: l.UID, gid: l.GID, linkname: l.Target, mtime: mtime})
+			err = t.put(p, &inode{typ: tar.TypeSymlink, mode: 0o777, uid: l.UID, gid: l.GID, linkname: l.Target, modTime: modTime})
 		}
 		if err != nil {
 			return fmt.Errorf("symlinks[%d] %q: %w", i, l.Path, err)
 		}
 	}
-	if err := t.addAccounts(s.Groups, s.Users, mtime); err != nil {
+	if err := t.addAccounts(s.Groups, s.Users, modTime); err != nil {
 		return err
 	}
-	if err := t.setPasswords(s.Passwords, mtime); err != nil {
+	if err := t.setPasswords(s.Passwords, modTime); err != nil {
 		return err
 	}
 	for i, u := range s.Units {
-		if err := t.enableUnit(u, mtime, map[string]bool{}); err != nil {
+		if err := t.enableUnit(u, modTime, map[string]bool{}); err != nil {
 			return fmt.Errorf("units[%d] %q: %w", i, u, err)
 		}
 	}
@@ -217,7 +217,7 @@ func (t *Tree) applySpec(s *Spec, baseDir string, mtime int64) error {
 		if c != "" && !strings.HasSuffix(c, "\n") {
 			c += "\n"
 		}
-		if err := t.writeFile(hf.name, []byte(c), 0o644, 0, 0, mtime); err != nil {
+		if err := t.writeFile(hf.name, []byte(c), 0o644, 0, 0, modTime); err != nil {
 			return fmt.Errorf("/%s: %w", hf.name, err)
 		}
 	}
@@ -243,7 +243,7 @@ func (t *Tree) remove(pattern string) error {
 	})
 }
 
-func (t *Tree) addFile(f File, baseDir string, mtime int64) error {
+func (t *Tree) addFile(f File, baseDir string, modTime int64) error {
 	p, err := imagePath(f.Path)
 	if err != nil {
 		return err
@@ -267,7 +267,7 @@ func (t *Tree) addFile(f File, baseDir string, mtime int64) error {
 	if !st.Mode().IsRegular() {
 		return fmt.Errorf("source %s is not a regular file", src)
 	}
-	ino := &inode{typ: tar.TypeReg, mode: int64(f.Mode), uid: f.UID, gid: f.GID, mtime: mtime}
+	ino := &inode{typ: tar.TypeReg, mode: int64(f.Mode), uid: f.UID, gid: f.GID, modTime: modTime}
 	if ino.off, ino.size, err = t.spoolData(in); err != nil {
 		return fmt.Errorf("source %s: %w", src, err)
 	}
@@ -279,8 +279,8 @@ func (t *Tree) addFile(f File, baseDir string, mtime int64) error {
 
 // writeFile stores data as regular file p. An existing regular file keeps
 // its mode and owner; otherwise mode, uid and gid are used.
-func (t *Tree) writeFile(p string, data []byte, mode int64, uid, gid int, mtime int64) error {
-	ino := &inode{typ: tar.TypeReg, mode: mode, uid: uid, gid: gid, mtime: mtime}
+func (t *Tree) writeFile(p string, data []byte, mode int64, uid, gid int, modTime int64) error {
+	ino := &inode{typ: tar.TypeReg, mode: mode, uid: uid, gid: gid, modTime: modTime}
 	if old := t.lookup(p); old != nil && old.ino.typ == tar.TypeReg {
 		ino.mode, ino.uid, ino.gid, ino.xattrs = old.ino.mode, old.ino.uid, old.ino.gid, old.ino.xattrs
 	}

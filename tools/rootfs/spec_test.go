@@ -206,7 +206,7 @@ func TestBuildDeterministic(t *testing.T) {
 		time.Local = loc
 		old := syscall.Umask(env.umask)
 		out := filepath.Join(t.TempDir(), "rootfs.tar")
-		_, err = Build(Options{Image: img, Spec: spec, SpecBase: dir, Output: out, TmpDir: t.TempDir(), WriteOptions: WriteOptions{MTime: &mt, Exclude: []string{"run/*"}}})
+		_, err = Build(Options{Image: img, Spec: spec, SpecBase: dir, Output: out, TmpDir: t.TempDir(), WriteOptions: WriteOptions{ModTime: &mt, Exclude: []string{"run/*"}}})
 		syscall.Umask(old)
 		time.Local = oldLoc
 		if err != nil {

@@ -89,7 +89,7 @@ func (t *Tree) findUnit(u string) (dir, file string, data []byte, err error) {
 // enables the units named by Also=. Links point at the absolute path of
 // the unit file found. Specifiers ("%i") are not expanded: a unit using
 // them in [Install] is an error.
-func (t *Tree) enableUnit(u string, mtime int64, seen map[string]bool) error {
+func (t *Tree) enableUnit(u string, modTime int64, seen map[string]bool) error {
 	if seen[u] {
 		return nil
 	}
@@ -121,7 +121,7 @@ func (t *Tree) enableUnit(u string, mtime int64, seen map[string]bool) error {
 		if err != nil {
 			return err
 		}
-		return t.put(cp, &inode{typ: tar.TypeSymlink, mode: 0o777, linkname: target, mtime: mtime})
+		return t.put(cp, &inode{typ: tar.TypeSymlink, mode: 0o777, linkname: target, modTime: modTime})
 	}
 	for _, w := range inst.wantedBy {
 		if err := link("etc/systemd/system/" + w + ".wants/" + linkName); err != nil {
@@ -142,7 +142,7 @@ func (t *Tree) enableUnit(u string, mtime int64, seen map[string]bool) error {
 		}
 	}
 	for _, a := range inst.also {
-		if err := t.enableUnit(a, mtime, seen); err != nil {
+		if err := t.enableUnit(a, modTime, seen); err != nil {
 			return fmt.Errorf("Also=%s: %w", a, err)
 		}
 	}

@@ -2,6 +2,9 @@
 // root filesystem tar and applies a declarative spec (files, directories,
 // symlinks, removals, users and groups, systemd units, host files) on top:
 // the replacement of `podman build` + `podman export` for IC-OS images.
+// Its tree and writer are the one tar normal form of the tools: Normalize
+// (`icos tar normalize`) reads a single archive into the same tree and
+// writes it the same way.
 //
 // Layers are applied bottom-up into an in-memory tree that holds only
 // metadata; file contents are spooled to one unlinked temporary file, so
@@ -38,19 +41,23 @@ type inode struct {
 	typ      byte // tar.TypeReg, TypeDir, TypeSymlink, TypeChar, TypeBlock, TypeFifo
 	mode     int64
 	uid, gid int
-	mtime    int64
+	modTime  int64
 	linkname string // symlink target
 	devmajor int64
 	devminor int64
 	xattrs   map[string]string // PAX records "SCHILY.xattr.*"
-	off      int64             // data offset in the spool (regular files)
+	src      io.ReaderAt       // where the data is (regular files); nil: the spool
+	off      int64             // data offset in src
 	size     int64
 }
 
-// node is one name in the tree.
+// node is one name in the tree. It holds its own component only (as its
+// key in the parent), so memory stays linear in the size of the input
+// however deep the names are.
 type node struct {
 	ino      *inode
 	layer    int              // index of the layer (or spec step) that created it
+	named    bool             // an entry or the spec gave it (not a missing parent)
 	children map[string]*node // directories only
 }
 
@@ -58,11 +65,18 @@ type node struct {
 // with ApplyLayer and the spec methods, write it with Write and release it
 // with Close.
 type Tree struct {
-	root  *node
-	spool *os.File
-	end   int64  // bytes used in the spool
-	layer int    // current layer index, for whiteout scoping
-	buf   []byte // copy buffer shared by spooling and writing
+	root   *node // named only when an archive read by Normalize has "./"
+	spool  *os.File
+	end    int64  // bytes used in the spool
+	layer  int    // current layer index, for whiteout scoping
+	buf    []byte // copy buffer shared by spooling and writing
+	strict bool   // a name given twice is an error (Normalize)
+	// direct is the archive Normalize reads when it is a regular file:
+	// file data is read back from it (at directBase + the stream offset,
+	// before directEnd) instead of being spooled.
+	direct     *os.File
+	directBase int64
+	directEnd  int64
 }
 
 // New returns an empty tree (just the root directory) whose file contents
@@ -101,7 +115,13 @@ func (t *Tree) spoolData(r io.Reader) (int64, int64, error) {
 }
 
 // open returns the data of a regular file inode.
-func (t *Tree) open(ino *inode) io.Reader { return io.NewSectionReader(t.spool, ino.off, ino.size) }
+func (t *Tree) open(ino *inode) io.Reader {
+	src := ino.src
+	if src == nil {
+		src = t.spool
+	}
+	return io.NewSectionReader(src, ino.off, ino.size)
+}
 
 // lookup returns the node with canonical name p, or nil. Symlinks are not
 // followed.
@@ -149,12 +169,17 @@ func (t *Tree) put(p string, ino *inode) error {
 		return err
 	}
 	base := path.Base(p)
-	if old := dir.children[base]; old != nil && old.ino.typ == tar.TypeDir && ino.typ == tar.TypeDir {
+	old := dir.children[base]
+	if old != nil && old.named && t.strict {
+		return fmt.Errorf("duplicate path %q", p)
+	}
+	if old != nil && old.ino.typ == tar.TypeDir && ino.typ == tar.TypeDir {
 		old.ino = ino
 		old.layer = t.layer
+		old.named = true
 		return nil
 	}
-	n := &node{ino: ino, layer: t.layer}
+	n := &node{ino: ino, layer: t.layer, named: true}
 	if ino.typ == tar.TypeDir {
 		n.children = map[string]*node{}
 	}
@@ -175,71 +200,6 @@ func (t *Tree) hideLower(n *node) bool {
 		}
 	}
 	return keep
-}
-
-// ApplyLayer applies one uncompressed layer tar on top of the tree. Layers
-// must be applied bottom (oldest) first. Entry names must be relative and
-// stay inside the root; the error names the offending entry.
-func (t *Tree) ApplyLayer(r io.Reader) error {
-	t.layer++
-	tr := tar.NewReader(r)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("rootfs: layer %d: %w", t.layer, err)
-		}
-		if err := t.applyEntry(h, tr); err != nil {
-			return fmt.Errorf("rootfs: layer %d: entry %s: %w", t.layer, tarpath.Quote(h.Name), err)
-		}
-	}
-}
-
-func (t *Tree) applyEntry(h *tar.Header, r io.Reader) error {
-	p, err := tarpath.Clean(h.Name)
-	if err != nil {
-		return err
-	}
-	base := path.Base(p)
-	if strings.HasPrefix(base, whiteoutPrefix) {
-		return t.whiteout(p, base)
-	}
-	if p == "" {
-		return nil // the root directory's own metadata is not kept
-	}
-	ino, err := inodeFromHeader(h)
-	if err != nil {
-		return err
-	}
-	switch h.Typeflag {
-	case tar.TypeReg, tar.TypeRegA:
-		if ino.off, ino.size, err = t.spoolData(r); err != nil {
-			return fmt.Errorf("reading data: %w", err)
-		}
-	case tar.TypeLink:
-		target, err := tarpath.CleanHardlink(p, h.Linkname)
-		if err != nil {
-			return err
-		}
-		tn := t.lookup(target)
-		if tn == nil {
-			return fmt.Errorf("hard link target %q does not exist", target)
-		}
-		if tn.ino.typ == tar.TypeDir {
-			return fmt.Errorf("hard link target %q is a directory", target)
-		}
-		if target == p {
-			return nil
-		}
-		ino = tn.ino
-	case tar.TypeSymlink:
-		if err := tarpath.CheckSymlink(p, h.Linkname); err != nil {
-			return err
-		}
-	}
-	return t.put(p, ino)
 }
 
 // whiteout applies the whiteout entry p (base name base).
@@ -272,43 +232,6 @@ func (t *Tree) whiteout(p, base string) error {
 		delete(d.children, victim)
 	}
 	return nil
-}
-
-// inodeFromHeader takes the metadata we keep from a tar header: type,
-// permission bits, numeric owner, whole-second mtime, symlink target,
-// device numbers and extended attributes. User and group names, atime and
-// ctime are dropped.
-func inodeFromHeader(h *tar.Header) (*inode, error) {
-	ino := &inode{
-		typ:   h.Typeflag,
-		mode:  h.Mode & 0o7777,
-		uid:   h.Uid,
-		gid:   h.Gid,
-		mtime: h.ModTime.Unix(),
-	}
-	if h.Uid < 0 || h.Gid < 0 {
-		return nil, fmt.Errorf("negative owner %d:%d", h.Uid, h.Gid)
-	}
-	switch h.Typeflag {
-	case tar.TypeReg, tar.TypeRegA:
-		ino.typ = tar.TypeReg
-	case tar.TypeDir, tar.TypeFifo, tar.TypeLink:
-	case tar.TypeSymlink:
-		ino.linkname = h.Linkname
-	case tar.TypeChar, tar.TypeBlock:
-		ino.devmajor, ino.devminor = h.Devmajor, h.Devminor
-	default:
-		return nil, fmt.Errorf("unsupported entry type %q", h.Typeflag)
-	}
-	for k, v := range h.PAXRecords {
-		if strings.HasPrefix(k, "SCHILY.xattr.") {
-			if ino.xattrs == nil {
-				ino.xattrs = map[string]string{}
-			}
-			ino.xattrs[k] = v
-		}
-	}
-	return ino, nil
 }
 
 // sortedChildren returns the names of a directory's children in byte order.

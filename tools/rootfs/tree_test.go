@@ -183,6 +183,7 @@ func TestFlattenBadInput(t *testing.T) {
 		{"hard link escaping", []ent{file("x", "1"), hard("a", "../x")}, `entry "a": unsafe path`},
 		{"parent is a file", []ent{file("f", "1"), file("f/g", "2")}, `entry "f/g": parent "f" is not a directory`},
 		{"empty symlink", []ent{sym("s", "")}, `entry "s": unsafe path`},
+		{"root not a directory", []ent{file(".", "")}, `entry ".": the root must be a directory`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -205,7 +206,7 @@ func TestExclude(t *testing.T) {
 	}
 	var out bytes.Buffer
 	mt := int64(7)
-	if _, err := tr.Write(&out, WriteOptions{Exclude: []string{"/run/*", "data"}, MTime: &mt}); err != nil {
+	if _, err := tr.Write(&out, WriteOptions{Exclude: []string{"/run/*", "data"}, ModTime: &mt}); err != nil {
 		t.Fatal(err)
 	}
 	want := "etc/ d\netc/x f 3\nrun/ d"
@@ -215,7 +216,7 @@ func TestExclude(t *testing.T) {
 	trd := tar.NewReader(&out)
 	for h, err := trd.Next(); err == nil; h, err = trd.Next() {
 		if h.ModTime.Unix() != 7 {
-			t.Fatalf("%s: mtime %d, want 7", h.Name, h.ModTime.Unix())
+			t.Fatalf("%s: modTime %d, want 7", h.Name, h.ModTime.Unix())
 		}
 	}
 	if _, err := tr.Write(io.Discard, WriteOptions{Exclude: []string{"["}}); err == nil {

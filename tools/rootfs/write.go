@@ -7,16 +7,21 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/icos-build/icos/tools/tarpath"
 )
 
 // WriteOptions controls how Write renders the tree.
 type WriteOptions struct {
-	// MTime, when not nil, replaces the modification time of every entry
+	// ModTime, when not nil, replaces the modification time of every entry
 	// (seconds since the Unix epoch).
-	MTime *int64
+	ModTime *int64
 	// Exclude lists path.Match patterns over entry names (relative, no
-	// leading "/"); an entry matching one is left out with everything
-	// below it. For example "run/*" keeps /run itself but not its contents.
+	// leading "/" or "./", no trailing "/"; a leading "/" or "./" and a
+	// trailing "/" of a pattern are ignored); an entry matching one is left
+	// out with everything below it. For example "run/*" keeps /run itself
+	// but not its contents, "run" drops both, "*.pyc" drops top-level
+	// .pyc files only ("*" does not match "/").
 	Exclude []string
 	// Only, when not empty, keeps just these directories (relative names)
 	// with everything below them, and their parents: e.g. "boot" for a tar
@@ -32,14 +37,19 @@ type Stats struct {
 	Bytes     int64 // regular file data
 }
 
-// checkPatterns validates path.Match patterns.
-func checkPatterns(exclude []string) error {
+// cleanPatterns checks exclude patterns and returns them in the form
+// they are matched in: a leading "./" or "/" and a trailing "/" removed.
+func cleanPatterns(exclude []string) ([]string, error) {
+	var out []string
 	for _, pat := range exclude {
-		if _, err := path.Match(strings.TrimPrefix(pat, "/"), ""); err != nil {
-			return fmt.Errorf("rootfs: exclude pattern %q: %w", pat, err)
+		g := strings.TrimLeft(strings.TrimPrefix(pat, "./"), "/")
+		g = strings.TrimRight(g, "/")
+		if _, err := path.Match(g, ""); err != nil || g == "" {
+			return nil, fmt.Errorf("rootfs: bad exclude pattern %q", pat)
 		}
+		out = append(out, g)
 	}
-	return nil
+	return out, nil
 }
 
 // visit calls f for the tree's entries in tarpath.Less order (parents
@@ -93,31 +103,41 @@ func kept(p string, only []string) bool {
 	return false
 }
 
+// excluded reports whether the name p matches a (clean) pattern.
 func excluded(p string, patterns []string) bool {
 	for _, pat := range patterns {
-		if ok, _ := path.Match(strings.TrimPrefix(pat, "/"), p); ok {
+		if ok, _ := path.Match(pat, p); ok {
 			return true
 		}
 	}
 	return false
 }
 
-// Write writes the tree as a tar stream: parents first in tarpath.Less
-// order, numeric owners only, no atime/ctime, directories named with a
-// trailing "/". Of each group of hard-linked names the first in that order
-// is written as the regular file and the others as links to it.
+// Write writes the tree as a tar stream in the normal form: parents
+// first in tarpath.Less order, directories named with a trailing "/" (the
+// root, "./", only when Normalize read it from its archive), numeric
+// owners only, permission bits with setuid, setgid and sticky, no
+// atime/ctime, extended attributes as SCHILY.xattr.* PAX records and no
+// other PAX record; archive/tar picks the header format of each entry
+// (ustar unless a name, id or size needs PAX). Of each group of
+// hard-linked names the first in that order is written as the file and the
+// others as links to it.
 func (t *Tree) Write(w io.Writer, opt WriteOptions) (Stats, error) {
 	var st Stats
-	if err := checkPatterns(opt.Exclude); err != nil {
+	exclude, err := cleanPatterns(opt.Exclude)
+	if err != nil {
 		return st, err
+	}
+	if t.buf == nil {
+		t.buf = make([]byte, ioBuf)
 	}
 	first := map[*inode]string{}
 	tw := tar.NewWriter(w)
-	err := t.visit(opt.Exclude, opt.Only, func(name string, n *node) (bool, error) {
+	emit := func(name string, n *node) (bool, error) {
 		ino := n.ino
-		mtime := ino.mtime
-		if opt.MTime != nil {
-			mtime = *opt.MTime
+		modTime := ino.modTime
+		if opt.ModTime != nil {
+			modTime = *opt.ModTime
 		}
 		h := &tar.Header{
 			Typeflag: ino.typ,
@@ -125,51 +145,57 @@ func (t *Tree) Write(w io.Writer, opt WriteOptions) (Stats, error) {
 			Mode:     ino.mode,
 			Uid:      ino.uid,
 			Gid:      ino.gid,
-			ModTime:  time.Unix(mtime, 0).UTC(),
-			Devmajor: ino.devmajor,
-			Devminor: ino.devminor,
+			ModTime:  time.Unix(modTime, 0).UTC(),
 		}
-		if len(ino.xattrs) > 0 {
-			h.PAXRecords = map[string]string{}
-			for k, v := range ino.xattrs {
-				h.PAXRecords[k] = v
-			}
-		}
-		switch ino.typ {
-		case tar.TypeDir:
-			h.Name += "/"
-		case tar.TypeSymlink:
-			h.Linkname = ino.linkname
-		}
-		if ino.typ != tar.TypeDir {
-			if f, ok := first[ino]; ok {
-				h = &tar.Header{Typeflag: tar.TypeLink, Name: name, Linkname: f,
-					Mode: ino.mode, Uid: ino.uid, Gid: ino.gid, ModTime: h.ModTime}
-				st.Hardlinks++
-			} else {
+		if f, ok := first[ino]; ok {
+			h.Typeflag, h.Linkname = tar.TypeLink, f
+			st.Hardlinks++
+		} else {
+			if ino.typ != tar.TypeDir {
 				first[ino] = name
-				if ino.typ == tar.TypeReg {
-					h.Size = ino.size
+			}
+			switch ino.typ {
+			case tar.TypeDir:
+				h.Name += "/"
+				if name == "" {
+					h.Name = "./"
+				}
+			case tar.TypeReg:
+				h.Size = ino.size
+			case tar.TypeSymlink:
+				h.Linkname = ino.linkname
+			}
+			h.Devmajor, h.Devminor = ino.devmajor, ino.devminor
+			if len(ino.xattrs) > 0 {
+				h.PAXRecords = make(map[string]string, len(ino.xattrs))
+				for k, v := range ino.xattrs {
+					h.PAXRecords[k] = v
 				}
 			}
 		}
 		if err := tw.WriteHeader(h); err != nil {
-			return false, fmt.Errorf("rootfs: write %q: %w", name, err)
+			return false, fmt.Errorf("rootfs: write %s: %w", tarpath.Quote(h.Name), err)
 		}
 		if h.Typeflag == tar.TypeReg {
-			if t.buf == nil {
-				t.buf = make([]byte, 1<<20)
+			k, err := io.CopyBuffer(struct{ io.Writer }{tw}, struct{ io.Reader }{t.open(ino)}, t.buf)
+			if err == nil && k != ino.size {
+				err = fmt.Errorf("input changed while normalizing: read %d of %d bytes", k, ino.size)
 			}
-			if _, err := io.CopyBuffer(struct{ io.Writer }{tw}, struct{ io.Reader }{t.open(ino)}, t.buf); err != nil {
-				return false, fmt.Errorf("rootfs: write %q: %w", name, err)
+			if err != nil {
+				return false, fmt.Errorf("rootfs: write %s: %w", tarpath.Quote(h.Name), err)
 			}
 			st.Files++
 			st.Bytes += ino.size
 		}
 		st.Entries++
 		return true, nil
-	})
-	if err != nil {
+	}
+	if t.root.named {
+		if _, err := emit("", t.root); err != nil {
+			return st, err
+		}
+	}
+	if err := t.visit(exclude, opt.Only, emit); err != nil {
 		return st, err
 	}
 	if err := tw.Close(); err != nil {

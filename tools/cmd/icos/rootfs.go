@@ -74,7 +74,7 @@ func rootfsAction(c *cli.Context) error {
 	opt.Exclude = c.StringSlice("exclude")
 	opt.Only = c.StringSlice("only")
 	if m := c.Int64("mtime"); m >= 0 {
-		opt.MTime = &m
+		opt.ModTime = &m
 	}
 	if sp := c.String("spec"); sp != "" {
 		if opt.Spec, err = rootfs.LoadSpec(sp); err != nil {

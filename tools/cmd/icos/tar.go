@@ -2,11 +2,10 @@ package main
 
 import (
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/icos-build/icos/tools/tarnorm"
+	"github.com/icos-build/icos/tools/rootfs"
 )
 
 func init() {
@@ -22,7 +21,7 @@ func init() {
 				"only where needed. Missing parent directories are added as 0755 root:root. A path given twice " +
 				"keeps its last occurrence (an error with --strict). Unsafe names, broken hard links and " +
 				"truncated or malformed input are errors naming the entry; no output is written then. " +
-				"Details in package tools/tarnorm.",
+				"It is the normal form icos rootfs writes (package tools/rootfs, Normalize).",
 			Flags: []cli.Flag{
 				&cli.StringFlag{Name: "input", Aliases: []string{"i"}, Value: "-", Usage: "tar `FILE` to read, - for standard input"},
 				&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "-", Usage: "tar `FILE` to write (atomically), - for standard output"},
@@ -43,8 +42,8 @@ func (g *globList) Set(v string) error { g.globs = append(g.globs, v); return ni
 func (g *globList) String() string     { return strings.Join(g.globs, " ") }
 
 func runTarNormalize(c *cli.Context) error {
-	opts := tarnorm.Options{
-		ModTime: time.Unix(c.Int64("mtime"), 0),
+	opts := rootfs.NormalizeOptions{
+		ModTime: c.Int64("mtime"),
 		Strict:  c.Bool("strict"),
 	}
 	if g, ok := c.Generic("exclude").(*globList); ok {
@@ -52,6 +51,6 @@ func runTarNormalize(c *cli.Context) error {
 		// second run of the app in one process (tests) starts afresh.
 		opts.Exclude, g.globs = g.globs, nil
 	}
-	err := tarnorm.NormalizeFile(c.String("output"), c.String("input"), opts)
+	err := rootfs.NormalizeFile(c.String("output"), c.String("input"), opts)
 	return emptyTarError(c.String("input"), err)
 }

@@ -44,7 +44,7 @@ func TestTarNormalizeCommand(t *testing.T) {
 		wantErr   string
 		wantNames string
 	}{
-		{"ok", []string{"-i", in, "-o", out, "--mtime", "86400", "--exclude", "run/*", "--exclude", "a,b"}, "", "etc/ etc/a etc/b"},
+		{"ok", []string{"-i", in, "-o", out, "--mtime", "86400", "--exclude", "run/*", "--exclude", "a,b"}, "", "etc/ etc/a etc/b run/"},
 		{"long flags", []string{"--input", in, "--output", out, "--exclude", "/run", "--exclude", "etc/a"}, "", "a,b etc/ etc/b"},
 		{"dup ok", []string{"-i", dup, "-o", out}, "", "etc/ etc/a"},
 		{"strict", []string{"-i", dup, "-o", out, "--strict"}, `duplicate path "etc/a"`, ""},

@@ -1,4 +1,4 @@
-package tarnorm
+package rootfs
 
 import (
 	"bytes"
@@ -22,36 +22,16 @@ import (
 // deepEnts returns chains entries of one empty file at depth levels: "cN/"
 // (when chains > 1), "a/" repeated levels times, then "z", with implicit
 // directories.
-func deepEnts(levels, chains int) []ent {
-	var es []ent
+func deepEnts(levels, chains int) []nent {
+	var es []nent
 	for i := 0; i < chains; i++ {
 		name := strings.Repeat("a/", levels) + "z"
 		if chains > 1 {
 			name = fmt.Sprintf("c%d/%s", i, name)
 		}
-		es = append(es, reg(name, ""))
+		es = append(es, nreg(name, ""))
 	}
 	return es
-}
-
-// heapWatcher is an io.Writer that passes what it gets to sink and, every
-// 512 writes, records the live heap (after a collection) above a baseline.
-type heapWatcher struct {
-	sink       io.Writer
-	base, peak uint64
-	writes     int
-}
-
-func (h *heapWatcher) Write(p []byte) (int, error) {
-	if h.writes++; h.writes%512 == 0 {
-		var m runtime.MemStats
-		runtime.GC()
-		runtime.ReadMemStats(&m)
-		if m.HeapAlloc > h.base {
-			h.peak = max(h.peak, m.HeapAlloc-h.base)
-		}
-	}
-	return h.sink.Write(p)
 }
 
 // held returns the most live heap Normalize holds (sampled) for in, which
@@ -61,18 +41,18 @@ func held(t *testing.T, in []byte, out io.Writer) uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	w := &heapWatcher{sink: out, base: m.HeapAlloc}
-	if err := Normalize(w, bytes.NewReader(in), Options{}); err != nil {
+	if err := Normalize(w, bytes.NewReader(in), NormalizeOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	return w.peak
 }
 
-// TestDeepPath normalizes files 1000 and 2000 directories deep (2000 is
+// TestNormalizeDeepPath normalizes files 1000 and 2000 directories deep (2000 is
 // near the deepest tarpath.MaxPathLen allows): the output holds the
 // synthesized parents (each with its full name: 4 MB of names for 2000)
 // and GNU tar lists them, while the memory held grows by a bounded number
 // of bytes per level, far below the size of those names.
-func TestDeepPath(t *testing.T) {
+func TestNormalizeDeepPath(t *testing.T) {
 	f, err := os.Create(filepath.Join(t.TempDir(), "out.tar"))
 	if err != nil {
 		t.Fatal(err)
@@ -103,16 +83,16 @@ func TestDeepPath(t *testing.T) {
 	}
 }
 
-// TestDeepPathRejected checks that a path longer than PATH_MAX is
+// TestNormalizeDeepPathRejected checks that a path longer than PATH_MAX is
 // rejected at once, with a short message naming it, and nothing written.
-func TestDeepPathRejected(t *testing.T) {
+func TestNormalizeDeepPathRejected(t *testing.T) {
 	for _, levels := range []int{2047, 40000} {
 		in := mkTar(t, deepEnts(levels, 1))
 		var out bytes.Buffer
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		err := Normalize(&out, bytes.NewReader(in), Options{})
+		err := Normalize(&out, bytes.NewReader(in), NormalizeOptions{})
 		runtime.ReadMemStats(&after)
 		if err == nil || !strings.Contains(err.Error(), "longer than 4094 bytes") || !strings.Contains(err.Error(), `entry "a/a/a/`) {
 			t.Fatalf("%d levels: %.300v, want a path length error naming the entry", levels, err)
@@ -129,26 +109,39 @@ func TestDeepPathRejected(t *testing.T) {
 	}
 }
 
-// TestExcludeSlashRange checks that trying only the parents with as many
-// '/' as a glob can match finds what trying every parent finds.
-func TestExcludeSlashRange(t *testing.T) {
+// TestExcludeParents checks with tricky globs that an entry is left out
+// exactly when a glob matches its name or the name of one of its parents.
+func TestExcludeParents(t *testing.T) {
 	globs := []string{"run", "run/*", "*.pyc", "*/*.pyc", "a[/]b", `a\/b`, `a\[/b`, "[^x]", "a[^x]b/*", "?/?", "*/*/*", "a/*/c[/]d", `[\]]`}
-	names := []string{"run", "run/a", "runner/x", "x.pyc", "lib/y.pyc", "a/b", "a/b/c", "a[/b", "a/x/c/d", "a/x/c/d/e",
+	cands := []string{"run", "run/a", "runner/x", "x.pyc", "lib/y.pyc", "a/b", "a/b/c", "a[/b", "a/x/c/d", "a/x/c/d/e",
 		"q", "q/r", "q/r/s/t", "]", "a/b/c/d/e/f"}
+	var ents []nent
+	all := map[string]bool{}
+	for _, name := range cands {
+		ents = append(ents, ndir(name+"/"))
+		for p := name; p != ""; p = tarpath.Parent(p) {
+			all[p] = true
+		}
+	}
+	in := mkTar(t, ents)
 	for _, g := range globs {
-		n, err := newNormalizer(Options{Exclude: []string{g}})
+		out, err := normalize(t, in, NormalizeOptions{Exclude: []string{g}})
 		if err != nil {
 			t.Fatalf("%q: %v", g, err)
 		}
-		for _, name := range names {
-			want := false
+		got := map[string]bool{}
+		for _, n := range names(readBack(t, out)) {
+			got[strings.TrimSuffix(n, "/")] = true
+		}
+		for name := range all {
+			want := true
 			for p := name; p != ""; p = tarpath.Parent(p) {
 				if ok, _ := path.Match(g, p); ok {
-					want = true
+					want = false
 				}
 			}
-			if got := n.excluded(name); got != want {
-				t.Errorf("glob %q, name %q: excluded %v, want %v", g, name, got, want)
+			if got[name] != want {
+				t.Errorf("glob %q, name %q: kept %v, want %v", g, name, got[name], want)
 			}
 		}
 	}
@@ -162,7 +155,7 @@ func BenchmarkDeepPaths(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := Normalize(io.Discard, bytes.NewReader(in), Options{Exclude: []string{"*/x"}}); err != nil {
+		if err := Normalize(io.Discard, bytes.NewReader(in), NormalizeOptions{Exclude: []string{"*/x"}}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package tarnorm
+package rootfs
 
 import (
 	"archive/tar"
@@ -21,13 +21,13 @@ import (
 	"github.com/icos-build/icos/tools/internal/testutil"
 )
 
-// ent is a test entry: a header plus contents for regular files.
-type ent struct {
+// nent is a test entry: a header plus contents for regular files.
+type nent struct {
 	hdr  tar.Header
 	data string
 }
 
-func mkTar(t testing.TB, ents []ent) []byte {
+func mkTar(t testing.TB, ents []nent) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -49,17 +49,17 @@ func mkTar(t testing.TB, ents []ent) []byte {
 	return buf.Bytes()
 }
 
-func reg(name, data string) ent {
-	return ent{tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644}, data}
+func nreg(name, data string) nent {
+	return nent{tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: 0o644}, data}
 }
-func dir(name string) ent {
-	return ent{hdr: tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: 0o755}}
+func ndir(name string) nent {
+	return nent{hdr: tar.Header{Typeflag: tar.TypeDir, Name: name, Mode: 0o755}}
 }
-func link(name, target string) ent {
-	return ent{hdr: tar.Header{Typeflag: tar.TypeLink, Name: name, Linkname: target}}
+func nlink(name, target string) nent {
+	return nent{hdr: tar.Header{Typeflag: tar.TypeLink, Name: name, Linkname: target}}
 }
 
-func normalize(t testing.TB, in []byte, opts Options) ([]byte, error) {
+func normalize(t testing.TB, in []byte, opts NormalizeOptions) ([]byte, error) {
 	t.Helper()
 	var out bytes.Buffer
 	err := Normalize(&out, bytes.NewReader(in), opts)
@@ -105,7 +105,7 @@ func names(gs []got) []string {
 func TestNormalForm(t *testing.T) {
 	longDir := strings.Repeat("l", 120)
 	when := time.Date(2020, 5, 6, 7, 8, 9, 0, time.UTC)
-	in := []ent{
+	in := []nent{
 		{tar.Header{Typeflag: tar.TypeReg, Name: "./usr/bin/ping", Mode: 0o104755, Uid: 0, Gid: 0, Uname: "root", Gname: "root",
 			ModTime: when, AccessTime: when, ChangeTime: when, Format: tar.FormatPAX,
 			PAXRecords: map[string]string{
@@ -124,7 +124,7 @@ func TestNormalForm(t *testing.T) {
 		{tar.Header{Typeflag: tar.TypeReg, Name: "etc/a b", Mode: 0o644, Uid: 5, Gid: 6, Gname: "g"}, "space"},
 	}
 	mtime := time.Unix(1700000000, 0)
-	out, err := normalize(t, mkTar(t, in), Options{ModTime: mtime})
+	out, err := normalize(t, mkTar(t, in), NormalizeOptions{ModTime: mtime.Unix()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,17 +177,17 @@ func TestNormalForm(t *testing.T) {
 // TestSameFilesSameBytes normalizes two archives with the same files in
 // different order, with different times and user names: equal output.
 func TestSameFilesSameBytes(t *testing.T) {
-	a := []ent{dir("etc/"), reg("etc/passwd", "root:x:0:0"), reg("etc/group", "root:x:0:"), link("etc/hl", "etc/group")}
-	b := []ent{reg("./etc/group", "root:x:0:"), link("etc/hl", "./etc/group"), reg("etc/passwd", "root:x:0:0"), dir("./etc")}
+	a := []nent{ndir("etc/"), nreg("etc/passwd", "root:x:0:0"), nreg("etc/group", "root:x:0:"), nlink("etc/hl", "etc/group")}
+	b := []nent{nreg("./etc/group", "root:x:0:"), nlink("etc/hl", "./etc/group"), nreg("etc/passwd", "root:x:0:0"), ndir("./etc")}
 	a[1].hdr.ModTime = time.Unix(99999, 0)
 	b[0].hdr.Uname = "someone"
 	b[0].hdr.AccessTime = time.Unix(5, 0)
 	b[0].hdr.Format = tar.FormatPAX
-	oa, err := normalize(t, mkTar(t, a), Options{})
+	oa, err := normalize(t, mkTar(t, a), NormalizeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ob, err := normalize(t, mkTar(t, b), Options{})
+	ob, err := normalize(t, mkTar(t, b), NormalizeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +195,7 @@ func TestSameFilesSameBytes(t *testing.T) {
 		t.Fatalf("outputs differ:\n%q\n%q", names(readBack(t, oa)), names(readBack(t, ob)))
 	}
 	// Normalizing the normal form changes nothing.
-	oc, err := normalize(t, oa, Options{})
+	oc, err := normalize(t, oa, NormalizeOptions{})
 	if err != nil || !bytes.Equal(oa, oc) {
 		t.Fatalf("not idempotent (err %v)", err)
 	}
@@ -205,14 +205,14 @@ func TestSameFilesSameBytes(t *testing.T) {
 // links to; the first name must carry the data and the rest link to it.
 func TestHardlinkBeforeTarget(t *testing.T) {
 	tarBin := testutil.Tool(t, "tar", "tar")
-	in := []ent{
-		dir("z/"),
+	in := []nent{
+		ndir("z/"),
 		{tar.Header{Typeflag: tar.TypeReg, Name: "z/file", Mode: 0o750, Uid: 7, Gid: 8,
 			PAXRecords: map[string]string{"SCHILY.xattr.user.k": "v"}}, "payload"},
-		link("a-link", "z/file"),
-		link("m-link", "a-link"), // a link to a link
+		nlink("a-link", "z/file"),
+		nlink("m-link", "a-link"), // a link to a link
 	}
-	out, err := normalize(t, mkTar(t, in), Options{})
+	out, err := normalize(t, mkTar(t, in), NormalizeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,8 +255,8 @@ func TestHardlinkBeforeTarget(t *testing.T) {
 // TestHardlinkTargetReplaced: a link keeps the file it was made to even if
 // the target name is later replaced (last wins), like GNU tar extraction.
 func TestHardlinkTargetReplaced(t *testing.T) {
-	in := []ent{reg("b", "old"), link("c", "b"), reg("b", "new")}
-	out, err := normalize(t, mkTar(t, in), Options{})
+	in := []nent{nreg("b", "old"), nlink("c", "b"), nreg("b", "new")}
+	out, err := normalize(t, mkTar(t, in), NormalizeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,9 +266,22 @@ func TestHardlinkTargetReplaced(t *testing.T) {
 	}
 }
 
+// TestWhiteoutNamesKept: outside of image layers ".wh." names are
+// ordinary names; Normalize keeps them (and checks nothing about them).
+func TestWhiteoutNamesKept(t *testing.T) {
+	in := mkTar(t, []nent{nreg("a/.wh.b", ""), nreg("a/b", "b"), nreg(".wh..wh..opq", "")})
+	out, err := normalize(t, in, NormalizeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, want := names(readBack(t, out)), []string{".wh..wh..opq", "a/", "a/.wh.b", "a/b"}; !reflect.DeepEqual(g, want) {
+		t.Fatalf("names %q, want %q", g, want)
+	}
+}
+
 func TestDuplicates(t *testing.T) {
-	in := mkTar(t, []ent{reg("etc/x", "1"), reg("etc/y", "y"), reg("./etc//x", "2")})
-	out, err := normalize(t, in, Options{})
+	in := mkTar(t, []nent{nreg("etc/x", "1"), nreg("etc/y", "y"), nreg("./etc//x", "2")})
+	out, err := normalize(t, in, NormalizeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,14 +289,14 @@ func TestDuplicates(t *testing.T) {
 	if len(gs) != 3 || gs[1].data != "2" {
 		t.Fatalf("last did not win: %+v", gs)
 	}
-	if _, err := normalize(t, in, Options{Strict: true}); err == nil || !strings.Contains(err.Error(), `duplicate path "etc/x"`) {
+	if _, err := normalize(t, in, NormalizeOptions{Strict: true}); err == nil || !strings.Contains(err.Error(), `duplicate path "etc/x"`) {
 		t.Fatalf("strict: %v", err)
 	}
 }
 
-func TestExclude(t *testing.T) {
-	in := mkTar(t, []ent{dir("run/"), reg("run/a", ""), dir("run/d/"), reg("run/d/e", ""), reg("runner", ""),
-		reg("x.pyc", ""), reg("lib/y.pyc", ""), reg("etc/k", "")})
+func TestNormalizeExclude(t *testing.T) {
+	in := mkTar(t, []nent{ndir("run/"), nreg("run/a", ""), ndir("run/d/"), nreg("run/d/e", ""), nreg("runner", ""),
+		nreg("x.pyc", ""), nreg("lib/y.pyc", ""), nreg("etc/k", "")})
 	for _, tc := range []struct {
 		globs []string
 		want  []string
@@ -292,11 +305,14 @@ func TestExclude(t *testing.T) {
 		{[]string{"run/*"}, []string{"etc/", "etc/k", "lib/", "lib/y.pyc", "run/", "runner", "x.pyc"}},
 		{[]string{"run"}, []string{"etc/", "etc/k", "lib/", "lib/y.pyc", "runner", "x.pyc"}},
 		{[]string{"/run/"}, []string{"etc/", "etc/k", "lib/", "lib/y.pyc", "runner", "x.pyc"}},
-		// etc/ and lib/ were never in the input: they are synthesized only for children that remain.
-		{[]string{"*.pyc", "etc/k"}, []string{"lib/", "lib/y.pyc", "run/", "run/a", "run/d/", "run/d/e", "runner"}},
-		{[]string{"*/*.pyc", "run/d"}, []string{"etc/", "etc/k", "run/", "run/a", "runner", "x.pyc"}},
+		// etc/ and lib/ were never in the input: they are implied, and an
+		// implied directory stays when what is below it is excluded, as
+		// "run/*" keeps run/ whether the input names it or not.
+		{[]string{"*.pyc", "etc/k"}, []string{"etc/", "lib/", "lib/y.pyc", "run/", "run/a", "run/d/", "run/d/e", "runner"}},
+		{[]string{"./run/", "//lib"}, []string{"etc/", "etc/k", "runner", "x.pyc"}},
+		{[]string{"*/*.pyc", "run/d"}, []string{"etc/", "etc/k", "lib/", "run/", "run/a", "runner", "x.pyc"}},
 	} {
-		out, err := normalize(t, in, Options{Exclude: tc.globs})
+		out, err := normalize(t, in, NormalizeOptions{Exclude: tc.globs})
 		if err != nil {
 			t.Fatalf("%q: %v", tc.globs, err)
 		}
@@ -304,13 +320,22 @@ func TestExclude(t *testing.T) {
 			t.Errorf("exclude %q:\n got %q\nwant %q", tc.globs, g, tc.want)
 		}
 	}
-	if _, err := normalize(t, in, Options{Exclude: []string{"[x"}}); err == nil {
+	if _, err := normalize(t, in, NormalizeOptions{Exclude: []string{"[x"}}); err == nil {
 		t.Error("bad glob accepted")
 	}
-	// A hard link to an excluded file is an error naming the link.
-	in2 := mkTar(t, []ent{reg("run/a", "x"), link("keep", "run/a")})
-	if _, err := normalize(t, in2, Options{Exclude: []string{"run"}}); err == nil || !strings.Contains(err.Error(), `"keep"`) {
-		t.Errorf("link to excluded target: %v", err)
+	for _, g := range []string{"", "/", "./"} {
+		if _, err := normalize(t, in, NormalizeOptions{Exclude: []string{g}}); err == nil || !strings.Contains(err.Error(), "bad exclude pattern") {
+			t.Errorf("glob %q: %v", g, err)
+		}
+	}
+	// A hard link whose first name is excluded carries the data itself.
+	in2 := mkTar(t, []nent{nreg("run/a", "x"), nlink("keep", "run/a")})
+	out, err := normalize(t, in2, NormalizeOptions{Exclude: []string{"run"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gs := readBack(t, out); len(gs) != 1 || gs[0].hdr.Name != "keep" || gs[0].hdr.Typeflag != tar.TypeReg || gs[0].data != "x" {
+		t.Errorf("link to an excluded name: %+v", gs)
 	}
 }
 
@@ -343,35 +368,37 @@ func octalSize(n int64) []byte { return []byte(fmt.Sprintf("%011o\x00", n)) }
 
 func hostileInputs(t testing.TB) map[string]struct {
 	in   []byte
-	opts Options
+	opts NormalizeOptions
 	want string
 } {
-	good := mkTar(t, []ent{reg("ok", strings.Repeat("d", 3000)), reg("etc/passwd", strings.Repeat("p", 2000))})
+	good := mkTar(t, []nent{nreg("ok", strings.Repeat("d", 3000)), nreg("etc/passwd", strings.Repeat("p", 2000))})
 	neg := bytes.Repeat([]byte{0xff}, 12) // base-256 -1
 	end := make([]byte, 1024)
 	cat := func(bs ...[]byte) []byte { return bytes.Join(bs, nil) }
 	return map[string]struct {
 		in   []byte
-		opts Options
+		opts NormalizeOptions
 		want string
 	}{
-		"dotdot":         {mkTar(t, []ent{reg("a/../../x", "x")}), Options{}, `"a/../../x"`},
-		"absolute":       {mkTar(t, []ent{reg("/abs", "x")}), Options{}, `"/abs"`},
-		"link escape":    {mkTar(t, []ent{reg("a", ""), link("evil", "../../etc/shadow")}), Options{}, `"evil"`},
-		"link absolute":  {mkTar(t, []ent{link("evil2", "/etc/shadow")}), Options{}, `"evil2"`},
-		"link missing":   {mkTar(t, []ent{link("dangling", "nowhere")}), Options{}, `"dangling"`},
-		"link to dir":    {mkTar(t, []ent{dir("d/"), link("dl", "d")}), Options{}, `"dl"`},
-		"negative size":  {cat(rawHeader("neg-entry", '0', neg, false), end), Options{}, `"neg-entry"`},
-		"huge size":      {cat(rawHeader("huge-entry", '0', octalSize(1<<32), false), []byte("short"), make([]byte, 507)), Options{}, `"huge-entry"`},
-		"truncated data": {good[:512+1000], Options{}, `"ok"`},
-		"truncated hdr":  {good[:3584+100], Options{}, `"ok"`},
-		"unknown type":   {cat(rawHeader("vol", 'V', octalSize(0), false), end), Options{}, `"vol"`},
-		"dev on file":    {cat(rawHeader("devfile", '0', octalSize(0), true), end), Options{}, `"devfile"`},
-		"size on dir":    {cat(rawHeader("sdir/", '5', octalSize(512), false), make([]byte, 512), end), Options{}, `"sdir/"`},
-		"strict dup":     {mkTar(t, []ent{reg("d", "1"), reg("./d", "2")}), Options{Strict: true}, `"d"`},
-		"file parent":    {mkTar(t, []ent{reg("f", "1"), reg("f/g", "2")}), Options{}, `"f/g"`},
-		"file root":      {mkTar(t, []ent{reg(".", "")}), Options{}, `"."`},
-		"empty input":    {nil, Options{}, "empty input, not a tar"},
+		"dotdot":         {mkTar(t, []nent{nreg("a/../../x", "x")}), NormalizeOptions{}, `"a/../../x"`},
+		"absolute":       {mkTar(t, []nent{nreg("/abs", "x")}), NormalizeOptions{}, `"/abs"`},
+		"link escape":    {mkTar(t, []nent{nreg("a", ""), nlink("evil", "../../etc/shadow")}), NormalizeOptions{}, `"evil"`},
+		"link absolute":  {mkTar(t, []nent{nlink("evil2", "/etc/shadow")}), NormalizeOptions{}, `"evil2"`},
+		"link missing":   {mkTar(t, []nent{nlink("dangling", "nowhere")}), NormalizeOptions{}, `"dangling"`},
+		"link to dir":    {mkTar(t, []nent{ndir("d/"), nlink("dl", "d")}), NormalizeOptions{}, `"dl"`},
+		"negative size":  {cat(rawHeader("neg-entry", '0', neg, false), end), NormalizeOptions{}, `"neg-entry"`},
+		"huge size":      {cat(rawHeader("huge-entry", '0', octalSize(1<<32), false), []byte("short"), make([]byte, 507)), NormalizeOptions{}, `"huge-entry"`},
+		"truncated data": {good[:512+1000], NormalizeOptions{}, `"ok"`},
+		"truncated hdr":  {good[:3584+100], NormalizeOptions{}, `"ok"`},
+		"unknown type":   {cat(rawHeader("vol", 'V', octalSize(0), false), end), NormalizeOptions{}, `"vol"`},
+		"dev on file":    {cat(rawHeader("devfile", '0', octalSize(0), true), end), NormalizeOptions{}, `"devfile"`},
+		"size on dir":    {cat(rawHeader("sdir/", '5', octalSize(512), false), make([]byte, 512), end), NormalizeOptions{}, `"sdir/"`},
+		"strict dup":     {mkTar(t, []nent{nreg("d", "1"), nreg("./d", "2")}), NormalizeOptions{Strict: true}, `"d"`},
+		"file parent":    {mkTar(t, []nent{nreg("f", "1"), nreg("f/g", "2")}), NormalizeOptions{}, `"f/g"`},
+		"file root":      {mkTar(t, []nent{nreg(".", "")}), NormalizeOptions{}, `"."`},
+		"empty input":    {nil, NormalizeOptions{}, "empty input, not a tar"},
+		"link on a file": {mkTar(t, []nent{{tar.Header{Typeflag: tar.TypeReg, Name: "lf", Linkname: "x"}, ""}}), NormalizeOptions{}, `"lf"`},
+		"empty xattr":    {mkTar(t, []nent{{tar.Header{Typeflag: tar.TypeReg, Name: "xa", PAXRecords: map[string]string{"SCHILY.xattr.": "v"}}, ""}}), NormalizeOptions{}, `"xa"`},
 	}
 }
 
@@ -428,7 +455,7 @@ func TestDirectAndSpooledAgree(t *testing.T) {
 	if err := sw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	in := mkTar(t, []ent{reg("b", strings.Repeat("b", 700)), link("a", "b")})
+	in := mkTar(t, []nent{nreg("b", strings.Repeat("b", 700)), nlink("a", "b")})
 	in = append(in[:len(in)-1024], sp.Bytes()...) // concatenate archives
 	d := t.TempDir()
 	src := filepath.Join(d, "in.tar")
@@ -436,12 +463,12 @@ func TestDirectAndSpooledAgree(t *testing.T) {
 		t.Fatal(err)
 	}
 	dst := filepath.Join(d, "out.tar")
-	if err := NormalizeFile(dst, src, Options{}); err != nil {
+	if err := NormalizeFile(dst, src, NormalizeOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	direct, _ := os.ReadFile(dst)
 	var spooled bytes.Buffer
-	if err := Normalize(&spooled, io.MultiReader(bytes.NewReader(in)), Options{}); err != nil {
+	if err := Normalize(&spooled, io.MultiReader(bytes.NewReader(in)), NormalizeOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(direct, spooled.Bytes()) {
@@ -464,14 +491,14 @@ func TestDeterministicAcrossEnvironmentsHelper(t *testing.T) {
 	if !testutil.HelperArgs(t, &args) {
 		return
 	}
-	err := NormalizeFile(args.Out, args.In, Options{ModTime: time.Unix(1600000000, 0), Exclude: []string{"run/*"}})
+	err := NormalizeFile(args.Out, args.In, NormalizeOptions{ModTime: 1600000000, Exclude: []string{"run/*"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestDeterministicAcrossEnvironments(t *testing.T) {
-	ents := []ent{reg("usr/share/doc/x", strings.Repeat("doc ", 5000)), reg("run/lock", "l"), dir("run/"),
+	ents := []nent{nreg("usr/share/doc/x", strings.Repeat("doc ", 5000)), nreg("run/lock", "l"), ndir("run/"),
 		{tar.Header{Typeflag: tar.TypeReg, Name: "bin/sh", Mode: 0o755, ModTime: time.Now(),
 			PAXRecords: map[string]string{"SCHILY.xattr.security.selinux": "system_u:object_r:shell_exec_t:s0"}}, "#!"}}
 	src := filepath.Join(t.TempDir(), "in.tar")
@@ -530,7 +557,7 @@ func TestMemoryBounded(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	if err := Normalize(io.Discard, genTar(64<<20, 2000, 16<<10), Options{}); err != nil {
+	if err := Normalize(io.Discard, genTar(64<<20, 2000, 16<<10), NormalizeOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	runtime.ReadMemStats(&after)
@@ -543,11 +570,11 @@ func TestMemoryBounded(t *testing.T) {
 // directories, in scrambled order.
 func benchTar(b *testing.B) []byte {
 	rng := rand.New(rand.NewSource(2))
-	var ents []ent
+	var ents []nent
 	for i := 0; i < 3000; i++ {
 		d := make([]byte, 1024+rng.Intn(63*1024))
 		rng.Read(d[:len(d)/4])
-		ents = append(ents, reg(fmt.Sprintf("d%02d/f%05d", rng.Intn(60), rng.Intn(1000000)), string(d)))
+		ents = append(ents, nreg(fmt.Sprintf("d%02d/f%05d", rng.Intn(60), rng.Intn(1000000)), string(d)))
 	}
 	return mkTar(b, ents)
 }
@@ -557,7 +584,7 @@ func BenchmarkNormalize(b *testing.B) {
 	b.SetBytes(int64(len(in)))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if err := Normalize(io.Discard, bytes.NewReader(in), Options{}); err != nil {
+		if err := Normalize(io.Discard, bytes.NewReader(in), NormalizeOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
