@@ -1,29 +1,33 @@
 """icos_build: the whole image pipeline of one IC-OS operating system and variant.
 
-This is the only macro users call. Given a pinned base image, component files
-and a partition table it declares, in the calling package:
+This is the only macro users call. An OS is described by data
+(ic-os/<os>/config.bzl): its partitions (ic-os/layouts.bzl; `partition` and
+`volume` from //rules:defs.bzl), components, units and rootfs spec. From that,
+in the calling package, it declares the outputs users build:
 
-  version-txt          version.txt from --//ic-os:version
-  base-tree.tar        the base image flattened (icos rootfs), rebuilt only when the base changes
-  rootfs-tree.tar      base-tree.tar + component files, users, units (icos rootfs)
-  boot-tree.tar        /boot of rootfs-tree.tar + version.txt (injected late: a version
-                       change does not rebuild rootfs-tree or the root filesystem)
-  partition-root.img.zst, partition-boot.img.zst, partition-config.img.zst
-                       ext4 filesystems (icos ext4), zstd-compressed
-  partition-esp.img.zst, partition-grub.img.zst
-                       vfat filesystems (icos vfat)
-  partition-hostlvm.img.tar.zst
-                       (HostOS) the LVM physical volume holding config/A_*/B_*/guestos,
-                       as a sparse archive
-  disk-img.tar.zst     (+ .sha256) the disk: GPT from partitions.csv, as a sparse tar
-  disk.img             the raw disk (tagged manual: never cached, build it on demand)
-  update-img.tar.zst   (+ .sha256) boot.img, root.img, VERSION.TXT (not for SetupOS)
+  disk-img             disk-img.tar.zst (+ .sha256): the disk (GPT from the
+                       partition list) as a sparse tar
   disk-img-archive     disk-img.tar.zst alone (what SetupOS puts on its data partition)
-  partition-data.img.zst
-                       (SetupOS) ext4 holding the HostOS and GuestOS disk-img.tar.zst
-  image_test           checks the outputs with Debian's tools (ic-os/image_test.sh)
+  disk.img             the raw disk (tagged manual: never cached, build it on demand)
+  update-img           update-img.tar.zst (+ .sha256): boot.img, root.img,
+                       VERSION.TXT (OSes with an A/B layout)
+  version-txt          version.txt from --//ic-os:version
+  image_test           checks the outputs with Debian's tools (tools/imagecheck)
   reproducible_test    (with `twice`) the outputs equal those of a second,
                        independent build declared in another package
+
+and helper targets named NAME_<what> (NAME is icos_build's name):
+
+  NAME_base-tree       the base image flattened (icos rootfs), rebuilt only when the base changes
+  NAME_rootfs-tree     base-tree + component files, users, units
+  NAME_boot-tree       /boot of rootfs-tree + version.txt (injected late: a version
+                       change does not rebuild rootfs-tree or the root filesystem)
+  NAME_partitions      partitions.csv generated from the partition list
+  NAME_volumes         (an lvm partition) volumes.csv of its logical volumes
+  NAME_partition-P     the image of partition or volume P (icos ext4, icos vfat,
+                       icos lvm), zstd-compressed (an lvm PV as a sparse .tar.zst)
+  NAME_P-tree          the tree of an ext4 partition filled from `files`
+  NAME_image-spec      what image_test checks (JSON)
 
 The dev variant sets root's password to "root" (DEV_ROOT_PASSWORD_HASH).
 
@@ -31,15 +35,20 @@ Big raw images only ever leave an action compressed, so Bazel's local and
 remote caches hold compressed bytes, never multi-GiB runs of zeros.
 """
 
+load("@io_bazel_rules_go//go:def.bzl", "go_test")
 load(
     "//rules:defs.bzl",
     "icos_disk",
     "icos_ext4",
+    "icos_image_spec",
     "icos_lvm",
     "icos_pack",
     "icos_rootfs",
+    "icos_table",
     "icos_vfat",
     "icos_version_txt",
+    "partitions_csv",
+    "volumes_csv",
 )
 
 # crypt(3) hash of the dev variants' root password "root", from
@@ -51,8 +60,8 @@ def icos_build(name, mode, base, config, **kwargs):
     """Declares the targets that build one OS image in its variant.
 
     Args:
-      name: name of this build, for documentation (e.g. "guestos-prod");
-        the targets are named after the IC-OS outputs.
+      name: name of this build (e.g. "guestos-prod"): the prefix of its
+        helper targets; the outputs are named after the IC-OS outputs.
       mode: "prod" or "dev".
       base: the base image's OCI layout (e.g. "@guestos_base_prod//:image").
       config: what the OS is made of: a dict of the arguments of
@@ -70,55 +79,45 @@ def icos_os_image(
         disk_size,
         components = {},
         units = [],
-        extra_spec = "",
-        root_size = "3G",
-        boot_size = "1G",
-        config_size = "100M",
-        config_fat = False,
-        config_files = {},
-        grub_files = {},
-        esp_files = {},
-        volumes = None,
-        lvm = {},
-        extra_partitions = {},
-        data_files = {},
-        data_size = "2560M",
+        rootfs = {},
         update_img = True,
         mtime = 0,
         image_test = True,
+        debian = True,
+        checks = [],
+        max_allocated = "",
         twice = None,
         tags = ["manual"],
         visibility = None):
     """Declares the targets that build one OS image.
 
     Args:
-      name: prefix-free name of this build, used only for documentation ("guestos-prod").
+      name: name of this build (e.g. "guestos-prod"); helper targets are
+        named NAME_<what>, the outputs after the IC-OS outputs (disk-img...).
       os: "guestos", "hostos", "setupos" or "boundary-guestos".
       mode: "prod" or "dev".
       base: the base image's OCI layout (e.g. "@guestos_base_prod//:image").
-      partitions: the partitions.csv label.
+      partitions: the disk layout, a list of partition(...) (see
+        //rules/private:partition.bzl): order, sizes, GPT types, and what the
+        build writes into each (kind ext4/vfat/lvm/empty, contents, files).
+        One ext4 partition or volume has contents "root", one "boot".
       disk_size: final (expanded) disk size, e.g. "50G".
       components: component files, label -> "PATH[:MODE[:UID:GID]]" in the rootfs.
       units: systemd units to enable.
-      extra_spec: more of the rootfs spec as JSON (users, groups, dirs, symlinks...).
-      root_size: size of the root ext4 filesystem.
-      boot_size: size of the boot ext4 filesystem.
-      config_size: size of the config filesystem.
-      config_fat: the config partition is FAT32 labelled CONFIG (SetupOS) instead of ext4.
-      config_files: files of the config partition, label -> path.
-      grub_files: files of the grub partition, label -> path (grub.cfg, grubenv).
-      esp_files: files of the EFI system partition, label -> path.
-      volumes: (HostOS) volumes.csv of the LVM physical volume in partition "hostlvm".
-      lvm: (HostOS) icos_lvm attributes: image_size, vg_name, vg_uuid, pv_uuid.
-      extra_partitions: more partition images, partition name -> label.
-      data_files: (SetupOS) files of the ext4 partition "data", label -> path;
-        "{mode}" in a label becomes the variant, so a dev SetupOS carries the
-        dev HostOS and GuestOS.
-      data_size: size of the data filesystem.
+      rootfs: more of the rootfs spec (users, groups, dirs, symlinks,
+        hostname...; see tools/rootfs/README.md), a dict.
       update_img: whether to build update-img.tar.zst.
       mtime: SOURCE_DATE_EPOCH of every timestamp in the outputs.
-      image_test: declare image_test, which checks the disk and update
-        images with sgdisk, e2fsck, fsck.vfat, pvck, debugfs and mtype.
+      image_test: declare image_test (tools/imagecheck): the archives, the GPT,
+        each partition and volume checked by its kind with Debian's tools,
+        unused ones empty, files checked against their sources.
+      debian: the base is a Debian system: image_test also checks kernel and
+        initrd on boot, systemd on root and root's password (locked in prod,
+        DEV_ROOT_PASSWORD_HASH in dev).
+      checks: more image_test file checks (tools/imagecheck's format; "@boot"
+        and "@root" name the boot and root filesystems).
+      max_allocated: image_test: the most the raw disk may allocate (a size);
+        default: half its size.
       twice: the package of a second icos_build of the same OS and variant
         (e.g. "//ic-os/guestos/envs/prod/twice"): declares reproducible_test,
         which requires both builds' disk-img and update-img to be identical.
@@ -126,244 +125,102 @@ def icos_os_image(
         builds images only through the tests, which are not manual.
       visibility: visibility of the outputs.
     """
-    _ = name  # buildifier: the targets are named after the IC-OS outputs
     if mode not in ("prod", "dev"):
         fail("mode must be prod or dev, got %r" % mode)
+    common = dict(tags = tags, visibility = visibility)
 
     # A locked base image repository (@X//:image) tells whether it is the
     # pinned image (see rules/private/base_image.bzl); version.txt shows it.
     base_status = None
     if base.startswith("@") and base.endswith("//:image"):
         base_status = base[:-len("image")] + "status"
-    icos_version_txt(name = "version-txt", out = "version.txt", base_status = base_status, tags = tags, visibility = visibility)
+    icos_version_txt(name = "version-txt", out = "version.txt", base_status = base_status, **common)
 
-    files = dict(components)
-
+    # The rootfs spec: encoded once here, decoded once by icos_rootfs.
     # Mount points under /boot exist in every image.
-    spec = json.decode(extra_spec) if extra_spec else {}
+    spec = dict(rootfs)
     if mode == "dev":
         spec["passwords"] = [{"user": "root", "hash": DEV_ROOT_PASSWORD_HASH}] + spec.get("passwords", [])
     spec["dirs"] = [
         {"path": "/boot/" + d, "mode": "0755", "uid": 0, "gid": 0}
         for d in ("config", "efi", "grub")
     ] + spec.get("dirs", [])
+
     # The base image flattened once: it reruns only when the base changes.
+    icos_rootfs(name = _t(name, "base-tree"), base = base, mtime = mtime, **common)
     icos_rootfs(
-        name = "base-tree",
-        base = base,
-        mtime = mtime,
-        tags = tags,
-        visibility = visibility,
-    )
-    icos_rootfs(
-        name = "rootfs-tree",
-        base_tar = ":base-tree",
-        files = files,
+        name = _t(name, "rootfs-tree"),
+        base_tar = _r(name, "base-tree"),
+        files = components,
         units = units,
         extra_spec = json.encode(spec),
         mtime = mtime,
-        tags = tags,
-        visibility = visibility,
+        **common
     )
 
     # version.txt joins /boot late, in a tar of /boot alone, so a version
     # change rebuilds only the boot filesystem, not the rootfs tree or root.
     icos_rootfs(
-        name = "boot-tree",
-        base_tar = ":rootfs-tree",
+        name = _t(name, "boot-tree"),
+        base_tar = _r(name, "rootfs-tree"),
         files = {":version-txt": "/boot/version.txt"},
         only = ["boot"],
         mtime = mtime,
-        tags = tags,
-        visibility = visibility,
+        **common
     )
-    icos_ext4(
-        name = "partition-boot",
-        src = ":boot-tree",
-        subdir = "boot",
-        strip = ["efi", "grub", "config"],
-        image_size = boot_size,
-        label_name = "BOOT",
-        mtime = mtime,
-        out = "partition-boot.img.zst",
-        tags = tags,
-        visibility = visibility,
-    )
-    icos_ext4(
-        name = "partition-root",
-        src = ":rootfs-tree",
-        strip = ["boot", "run"],
-        image_size = root_size,
-        label_name = "ROOT",
-        mtime = mtime,
-        out = "partition-root.img.zst",
-        tags = tags,
-        visibility = visibility,
-    )
-    if config_fat:
-        icos_vfat(
-            name = "partition-config",
-            files = config_files,
-            image_size = config_size,
-            fat = 32,
-            label_name = "CONFIG",
-            mtime = mtime,
-            out = "partition-config.img.zst",
-            tags = tags,
-            visibility = visibility,
-        )
-    else:
-        icos_ext4(
-            name = "partition-config",
-            src = ":rootfs-tree",
-            subdir = "boot/config",
-            image_size = config_size,
-            label_name = "CONFIG",
-            mtime = mtime,
-            out = "partition-config.img.zst",
-            tags = tags,
-            visibility = visibility,
-        )
-    for part, label, files in (("esp", "ESP", esp_files), ("grub", "GRUB", grub_files)):
-        icos_vfat(
-            name = "partition-" + part,
-            files = files,
-            image_size = "100M",
-            label_name = label,
-            mtime = mtime,
-            out = "partition-%s.img.zst" % part,
-            tags = tags,
-            visibility = visibility,
-        )
 
-    images = {
-        ":partition-esp": "esp",
-        ":partition-grub": "grub",
-    }
-    # Where boot and root go: the A slot of an A/B layout (in HostOS, of its
-    # volume group), or plain boot/root partitions (SetupOS).
-    boot_name, root_name = ("A_boot", "A_root") if update_img or volumes else ("boot", "root")
-    if volumes:
-        icos_lvm(
-            name = "partition-hostlvm",
-            volumes = volumes,
-            images = {
-                ":partition-config": "config",
-                ":partition-boot": boot_name,
-                ":partition-root": root_name,
-            },
-            # A sparse archive, not plain .zst: the 93 GiB volume is mostly
-            # holes, which cost nothing to pack and unpack this way.
-            out = "partition-hostlvm.img.tar.zst",
-            tags = tags,
-            visibility = visibility,
-            **lvm
-        )
-        images[":partition-hostlvm"] = "hostlvm"
-    else:
-        images[":partition-config"] = "config"
-        images[":partition-boot"] = boot_name
-        images[":partition-root"] = root_name
-    for part, label in extra_partitions.items():
-        images[label] = part
-    if data_files:
-        icos_rootfs(
-            name = "data-tree",
-            files = {label.format(mode = mode): path for label, path in data_files.items()},
-            mtime = mtime,
-            tags = tags,
-            visibility = visibility,
-        )
-        icos_ext4(
-            name = "partition-data",
-            src = ":data-tree",
-            image_size = data_size,
-            label_name = "DATA",
-            mtime = mtime,
-            out = "partition-data.img.zst",
-            tags = tags,
-            visibility = visibility,
-        )
-        images[":partition-data"] = "data"
+    images = {}
+    roles = {}
+    for p in partitions:
+        if p["kind"] == "empty":
+            continue
+        if p["kind"] == "lvm":
+            volume_images = {}
+            for v in p["volumes"]:
+                if v["kind"] != "empty":
+                    volume_images[_image(name, mode, v, roles, mtime, common)] = v["name"]
+            icos_table(name = _t(name, "volumes"), content = volumes_csv(p["volumes"]), out = _t(name, "volumes.csv"), **common)
+            icos_lvm(
+                name = _t(name, "partition-" + p["name"]),
+                volumes = _r(name, "volumes"),
+                images = volume_images,
+                image_size = p["fs_size"],
+                # A sparse archive, not plain .zst: a volume group of ~100 GiB
+                # is mostly holes, which cost nothing to pack and unpack this way.
+                out = _t(name, "partition-%s.img.tar.zst" % p["name"]),
+                **dict(p["lvm"], **common)
+            )
+            images[_r(name, "partition-" + p["name"])] = p["name"]
+        else:
+            images[_image(name, mode, p, roles, mtime, common)] = p["name"]
 
-    disk_args = dict(partitions = partitions, images = images, image_size = disk_size)
-    icos_disk(name = "disk-img", out = "disk-img.tar.zst", tags = tags, visibility = visibility, **disk_args)
-    native.filegroup(name = "disk-img-archive", srcs = [":disk-img"], output_group = "archive", tags = tags, visibility = visibility)
+    icos_table(name = _t(name, "partitions"), content = partitions_csv(partitions), out = _t(name, "partitions.csv"), **common)
+    disk_args = dict(partitions = _r(name, "partitions"), images = images, image_size = disk_size)
+    icos_disk(name = "disk-img", out = "disk-img.tar.zst", **dict(disk_args, **common))
+    native.filegroup(name = "disk-img-archive", srcs = [":disk-img"], output_group = "archive", **common)
     icos_disk(name = "disk.img", out = "disk.img", tags = tags + ["manual", "no-cache"], visibility = visibility, **disk_args)
 
     if update_img:
+        if "boot" not in roles or "root" not in roles:
+            fail("update_img needs partitions with contents boot and root")
         icos_pack(
             name = "update-img",
             srcs = {
-                ":partition-boot": "boot.img.zst",
-                ":partition-root": "root.img.zst",
+                _r(name, "partition-" + roles["boot"]): "boot.img.zst",
+                _r(name, "partition-" + roles["root"]): "root.img.zst",
                 ":version-txt": "VERSION.TXT",
             },
             out = "update-img.tar.zst",
-            level = 6,
             mtime = mtime,
-            tags = tags,
-            visibility = visibility,
+            **common
         )
+        native.filegroup(name = _t(name, "update-img-archive"), srcs = [":update-img"], output_group = "archive", **common)
 
-    _tests(
-        os = os,
-        mode = mode,
-        disk_size = disk_size,
-        hostname = spec.get("hostname", os),
-        vfat = ["esp", "grub"] + (["config"] if config_fat else []),
-        ext4 = ([] if volumes or config_fat else ["config"]) +
-               ([] if volumes else [boot_name, root_name]) +
-               (["data"] if data_files else []),
-        lvm = "hostlvm=config,%s,%s" % (boot_name, root_name) if volumes else "",
-        boot = boot_name,
-        root = root_name,
-        data = {label.format(mode = mode): path.lstrip("/") for label, path in data_files.items()},
-        update_img = update_img,
-        image_test = image_test,
-        twice = twice,
-        tags = [t for t in tags if t != "manual"],
-    )
-
-def _tests(os, mode, disk_size, hostname, vfat, ext4, lvm, boot, root, data, update_img, image_test, twice, tags):
-    """Declares image_test and reproducible_test (see icos_os_image)."""
-    outputs = [":disk-img"] + ([":update-img"] if update_img else [])
+    test_tags = [t for t in tags if t != "manual"]
     if image_test:
-        args = [
-            "--os",
-            os,
-            "--mode",
-            mode,
-            "--disk-size",
-            disk_size,
-            "--hostname",
-            hostname,
-            "--vfat",
-            ",".join(vfat),
-            "--boot",
-            boot,
-            "--root",
-            root,
-            # Bazel expands $ in test args: $$ is one $.
-            "--dev-hash",
-            DEV_ROOT_PASSWORD_HASH.replace("$", "$$"),
-        ]
-        if ext4:
-            args += ["--ext4", ",".join(ext4)]
-        if lvm:
-            args += ["--lvm", lvm]
-        for label, name in sorted(data.items()):
-            args += ["--data", "%s=$(rootpath %s)" % (name, label)]
-        args += ["$(rootpaths %s)" % o for o in outputs] + ["$(rootpath :version-txt)"]
-        native.sh_test(
-            name = "image_test",
-            size = "large",
-            srcs = ["//ic-os:image_test.sh"],
-            args = args,
-            data = outputs + [":version-txt"] + sorted(data.keys()),
-            tags = tags,
-        )
+        _image_test(name, os, mode, partitions, disk_size, roles, spec.get("hostname", os), update_img, debian, checks, max_allocated, test_tags)
     if twice:
+        outputs = [":disk-img"] + ([":update-img"] if update_img else [])
         theirs = ["%s%s" % (twice, o) for o in outputs]
         native.sh_test(
             name = "reproducible_test",
@@ -371,6 +228,137 @@ def _tests(os, mode, disk_size, hostname, vfat, ext4, lvm, boot, root, data, upd
             srcs = ["//ic-os:reproducible_test.sh"],
             args = ["$(rootpaths %s)" % o for o in outputs + theirs],
             data = outputs + theirs,
-            tags = tags,
+            tags = test_tags,
         )
 
+def _t(name, what):
+    """The name of a helper target of build name."""
+    return "%s_%s" % (name, what)
+
+def _r(name, what):
+    """The label of a helper target of build name."""
+    return ":" + _t(name, what)
+
+# What an ext4 filesystem with `contents` is cut from: a tree of the build,
+# the directory of it that becomes the filesystem's root, and the
+# directories whose contents are left out (kept as empty mount points).
+_CONTENTS = {
+    "root": struct(tree = "rootfs-tree", subdir = "", strip = ["boot", "run"]),
+    "boot": struct(tree = "boot-tree", subdir = "boot", strip = ["efi", "grub", "config"]),
+    "config": struct(tree = "rootfs-tree", subdir = "boot/config", strip = []),
+}
+
+def _files(mode, files):
+    return {label.format(mode = mode): path for label, path in files.items()}
+
+def _image(name, mode, p, roles, mtime, common):
+    """Declares the image of partition or volume p; returns its label."""
+    target = _t(name, "partition-" + p["name"])
+    out = target + ".img.zst"
+    if p["kind"] == "vfat":
+        if p["contents"]:
+            fail("%s: vfat is filled from files, not contents" % p["name"])
+        icos_vfat(
+            name = target,
+            files = _files(mode, p["files"]),
+            image_size = p["fs_size"],
+            fat = p["fat"],
+            label_name = p["label"],
+            mtime = mtime,
+            out = out,
+            **common
+        )
+    elif p["kind"] == "ext4":
+        if p["contents"]:
+            if p["contents"] not in _CONTENTS:
+                fail("%s: contents %r is not one of %s" % (p["name"], p["contents"], ", ".join(_CONTENTS)))
+            if p["contents"] in roles:
+                fail("%s: contents %s already fill %s" % (p["name"], p["contents"], roles[p["contents"]]))
+            roles[p["contents"]] = p["name"]
+            c = _CONTENTS[p["contents"]]
+            src, subdir, strip = _r(name, c.tree), c.subdir, c.strip
+        else:
+            src, subdir, strip = _r(name, p["name"] + "-tree"), "", []
+            icos_rootfs(name = _t(name, p["name"] + "-tree"), files = _files(mode, p["files"]), mtime = mtime, **common)
+        icos_ext4(
+            name = target,
+            src = src,
+            subdir = subdir,
+            strip = strip,
+            image_size = p["fs_size"],
+            label_name = p["label"],
+            mtime = mtime,
+            out = out,
+            **common
+        )
+    else:
+        fail("%s: no image for kind %s" % (p["name"], p["kind"]))
+    return ":" + target
+
+def _image_test(name, os, mode, partitions, disk_size, roles, hostname, update_img, debian, checks, max_allocated, tags):
+    """Declares image_test: tools/imagecheck run on a spec made from the partition list."""
+    refs = {":disk-img-archive": "disk", ":version-txt": "version"}
+    files = []
+    parts = []
+
+    for p in partitions:
+        entry = {"name": p["name"], "kind": p["kind"]}
+        if p["kind"] == "lvm":
+            entry["volumes"] = [{"name": v["name"], "kind": v["kind"]} for v in p["volumes"]]
+        parts.append(entry)
+        for fs in [p] + p.get("volumes", []):
+            for label, path in sorted(_files(mode, fs["files"]).items()):
+                if label not in refs:
+                    refs[label] = "file%d" % len(refs)
+                files.append({"fs": fs["name"], "path": "/" + path.lstrip("/"), "equals_file": "@ref:" + refs[label]})
+    boot, root = roles.get("boot"), roles.get("root")
+    if boot:
+        files.append({"fs": boot, "path": "/version.txt", "equals_file": "@ref:version"})
+    if root:
+        files.append({"fs": root, "path": "/etc/hostname", "equals": hostname + "\n"})
+        files.append({"fs": root, "dir": "/boot", "lacks_prefix": "vmlinuz"})
+    spec = {
+        "name": "%s %s" % (os, mode),
+        "disk": {"archive": "@ref:disk", "entry": "disk.img", "size": disk_size},
+        "partitions": parts,
+    }
+    if max_allocated:
+        spec["disk"]["max_allocated"] = max_allocated
+    if debian:
+        files += [
+            {"fs": boot, "dir": "/", "has_prefix": "vmlinuz-"},
+            {"fs": boot, "dir": "/", "has_prefix": "initrd.img-"},
+            {"fs": root, "path": "/usr/lib/systemd/systemd", "type": "regular"},
+        ]
+        spec["shadow"] = {"fs": root, "user": "root"}
+        if mode == "dev":
+            spec["shadow"]["hash"] = DEV_ROOT_PASSWORD_HASH
+        else:
+            spec["shadow"]["locked"] = True
+    for c in checks:
+        c = dict(c)
+        c["fs"] = {"@boot": boot, "@root": root}.get(c["fs"], c["fs"])
+        files.append(c)
+    spec["files"] = files
+    data = [":disk-img", ":version-txt"]
+    if update_img:
+        refs[_r(name, "update-img-archive")] = "update"
+        spec["update"] = {
+            "archive": "@ref:update",
+            "entries": {
+                "VERSION.TXT": {"equals_file": "@ref:version"},
+                "boot.img": {"partition": boot},
+                "root.img": {"partition": root},
+            },
+        }
+        data.append(":update-img")
+    icos_image_spec(name = _t(name, "image-spec"), spec = json.encode(spec), refs = refs, tags = tags)
+    go_test(
+        name = "image_test",
+        size = "large",
+        srcs = ["//tools/imagecheck/imagetest:image_test.go"],
+        deps = ["//tools/imagecheck"],
+        args = ["-spec", "$(rootpath %s)" % _r(name, "image-spec")],
+        data = data + [_r(name, "image-spec")] + sorted([l for l in refs if l not in data]),
+        tags = tags,
+    )

@@ -1,13 +1,13 @@
 """What boundary-guestos is made of: the arguments of icos_build shared by its variants."""
 
-load("//ic-os/components:boot.bzl", "BOOT_COMPONENTS", "GRUB_FILES")
+load("//ic-os:layouts.bzl", "guestos_layout")
+load("//ic-os/components:boot.bzl", "BOOT_COMPONENTS")
 
 BOUNDARY_GUESTOS = dict(
     os = "boundary-guestos",
-    partitions = "//ic-os/boundary-guestos:partitions.csv",
+    # GuestOS's layout with a 200 MiB config partition.
+    partitions = guestos_layout(config_size = "200M"),
     disk_size = "50G",
-    config_size = "200M",
     components = BOOT_COMPONENTS,
-    grub_files = GRUB_FILES,
-    extra_spec = json.encode({"hostname": "boundary-guestos"}),
+    rootfs = {"hostname": "boundary-guestos"},
 )

@@ -1,15 +1,13 @@
 """icos_disk and icos_lvm: GPT disks and LVM physical volumes from images."""
 
 load(":action.bzl", "ICOS_TOOLCHAIN", "run_icos")
+load(":partition.bzl", "PartitionImageInfo", "partition_image_info")
 
 def _images(ctx, args, inputs):
     for target, name in sorted(ctx.attr.images.items(), key = lambda kv: kv[1]):
-        # An image archive (.img.tar.zst) comes with its .sha256.
-        f = [x for x in target.files.to_list() if not x.basename.endswith(".sha256")]
-        if len(f) != 1:
-            fail("images: %s must be exactly one file" % target.label)
-        args.add("--image", "%s=%s" % (name, f[0].path))
-        inputs.append(f[0])
+        f = target[PartitionImageInfo].file
+        args.add("--image", "%s=%s" % (name, f.path))
+        inputs.append(f)
 
 def _outputs(ctx):
     """The image file and, for a .tar.zst archive, its .sha256."""
@@ -45,7 +43,7 @@ icos_disk = rule(
     doc = "Assembles a sparse GPT disk image from a partitions.csv and partition images, with `icos disk`. Output group `archive`: the image alone (without its .sha256).",
     attrs = {
         "partitions": attr.label(doc = "The partition table (partitions.csv).", allow_single_file = [".csv"], mandatory = True),
-        "images": attr.label_keyed_string_dict(doc = "Partition images: label -> partition name.", allow_files = True),
+        "images": attr.label_keyed_string_dict(doc = "Partition images (icos_ext4, icos_vfat, icos_lvm): label -> partition name.", providers = [PartitionImageInfo]),
         "out": attr.string(doc = "Output file name (default: NAME.img); .zst compresses, .tar.zst packs as a sparse tar (+ .sha256)."),
         "image_size": attr.string(doc = "Final (expanded) disk size, e.g. 50G."),
         "disk_guid": attr.string(doc = "Disk GUID (default: derived from the table)."),
@@ -75,14 +73,18 @@ def _icos_lvm_impl(ctx):
         mnemonic = "IcosLvm",
         progress = "Writing LVM physical volume %{output}",
     )
-    return [DefaultInfo(files = depset(outputs)), OutputGroupInfo(archive = depset([out]))]
+    return [
+        DefaultInfo(files = depset(outputs)),
+        OutputGroupInfo(archive = depset([out])),
+        partition_image_info(out, "lvm", ctx.attr.image_size),
+    ]
 
 icos_lvm = rule(
     implementation = _icos_lvm_impl,
     doc = "Writes an LVM2 physical volume with one volume group and linear volumes, with `icos lvm`. Output group `archive`: the image alone.",
     attrs = {
         "volumes": attr.label(doc = "The volume table (volumes.csv).", allow_single_file = [".csv"], mandatory = True),
-        "images": attr.label_keyed_string_dict(doc = "Volume images: label -> LV name.", allow_files = True),
+        "images": attr.label_keyed_string_dict(doc = "Volume images (icos_ext4, icos_vfat): label -> LV name.", providers = [PartitionImageInfo]),
         "out": attr.string(doc = "Output file name (default: NAME.img)."),
         "image_size": attr.string(doc = "PV size, e.g. 90G.", mandatory = True),
         "vg_name": attr.string(doc = "Volume group name.", mandatory = True),

@@ -1,6 +1,7 @@
 """icos_ext4: an ext4 filesystem image from a tar."""
 
 load(":action.bzl", "ICOS_TOOLCHAIN", "run_icos")
+load(":partition.bzl", "partition_image_info")
 
 def _icos_ext4_impl(ctx):
     out = ctx.actions.declare_file(ctx.attr.out or ctx.label.name + ".img")
@@ -32,7 +33,7 @@ def _icos_ext4_impl(ctx):
         mnemonic = "IcosExt4",
         progress = "Writing ext4 image %{output}",
     )
-    return [DefaultInfo(files = depset([out]))]
+    return [DefaultInfo(files = depset([out])), partition_image_info(out, "ext4", ctx.attr.image_size)]
 
 icos_ext4 = rule(
     implementation = _icos_ext4_impl,

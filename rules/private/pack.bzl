@@ -6,7 +6,7 @@ def _icos_pack_impl(ctx):
     out = ctx.actions.declare_file(ctx.attr.out or ctx.label.name + ".tar.zst")
     sha = ctx.actions.declare_file(out.basename + ".sha256", sibling = out)
 
-    # pack-disk names entries after their files: give each input its name in
+    # icos pack names entries after their files: give each input its name in
     # the archive with a symlink.
     staged = []
     for target, name in sorted(ctx.attr.srcs.items(), key = lambda kv: kv[1]):
@@ -20,12 +20,13 @@ def _icos_pack_impl(ctx):
         staged.append(link)
     args = ctx.actions.args()
     args.add("--output", out)
-    args.add("--level", str(ctx.attr.level))
+    if ctx.attr.level:
+        args.add("--level", str(ctx.attr.level))
     args.add("--mtime", str(ctx.attr.mtime))
     args.add_all(staged)
     run_icos(
         ctx,
-        subcommand = ["pack-disk"],
+        subcommand = ["pack"],
         arguments = args,
         inputs = staged,
         outputs = [out, sha],
@@ -40,7 +41,7 @@ icos_pack = rule(
     attrs = {
         "srcs": attr.label_keyed_string_dict(doc = "Files: label -> entry name in the tar.", allow_files = True, mandatory = True),
         "out": attr.string(doc = "Output file name (default: NAME.tar.zst)."),
-        "level": attr.int(doc = "zstd level.", default = 10),
+        "level": attr.int(doc = "zstd level; 0: icos pack's default (zst.ArchiveLevel)."),
         "mtime": attr.int(doc = "Modification time of the entries.", default = 0),
     },
     toolchains = [ICOS_TOOLCHAIN],

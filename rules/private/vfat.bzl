@@ -1,6 +1,7 @@
 """icos_vfat: a FAT filesystem image from a tar or from single files."""
 
 load(":action.bzl", "ICOS_TOOLCHAIN", "run_icos")
+load(":partition.bzl", "partition_image_info")
 
 def _icos_vfat_impl(ctx):
     out = ctx.actions.declare_file(ctx.attr.out or ctx.label.name + ".img")
@@ -33,7 +34,7 @@ def _icos_vfat_impl(ctx):
         mnemonic = "IcosVfat",
         progress = "Writing vfat image %{output}",
     )
-    return [DefaultInfo(files = depset([out]))]
+    return [DefaultInfo(files = depset([out])), partition_image_info(out, "vfat", ctx.attr.image_size)]
 
 icos_vfat = rule(
     implementation = _icos_vfat_impl,

@@ -1,21 +1,25 @@
 """The icos_build configuration of the rules test image, built twice."""
 
-load("//ic-os/components:boot.bzl", "BOOT_COMPONENTS", "GRUB_FILES")
+load("//ic-os:layouts.bzl", "guestos_layout")
+load("//ic-os/components:boot.bzl", "BOOT_COMPONENTS")
 
 TEST_OS = {
     "os": "guestos",
-    # A synthetic base has no kernel or systemd: image_test.sh in this
-    # package checks what it has instead of ic-os/image_test.sh.
-    "image_test": False,
-    "partitions": "//rules/tests:partitions.csv",
+    # A GuestOS-shaped layout scaled down.
+    "partitions": guestos_layout(config_size = "20M", boot_size = "64M", root_size = "128M", root_fs_size = "128M", var_size = "8M"),
     "disk_size": "1G",
-    "root_size": "128M",
-    "boot_size": "64M",
-    "config_size": "20M",
     "components": BOOT_COMPONENTS,
-    "grub_files": GRUB_FILES,
-    "extra_spec": json.encode({
+    "rootfs": {
         "hostname": "test-os",
         "symlinks": [{"path": "/usr/bin/hi", "target": "hello"}],
-    }),
+    },
+    # A synthetic base: no kernel, systemd or /etc/shadow; image_test checks
+    # what it has instead.
+    "debian": False,
+    "checks": [
+        {"fs": "@boot", "path": "/vmlinuz", "contains": "not a kernel"},
+        {"fs": "@root", "path": "/usr/bin/hello", "mode": "0755"},
+        {"fs": "@root", "path": "/usr/bin/hi", "symlink": "hello"},
+    ],
+    "max_allocated": "64M",
 }
