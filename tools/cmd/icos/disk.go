@@ -22,7 +22,7 @@ func init() {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "partitions", Required: true, Usage: "partition table `FILE` (name,start,size,type,uuid[,comment] rows)"},
 			&cli.StringFlag{Name: "output", Required: true, Usage: "disk image `FILE` to write; a name ending in .tar.zst packs it as disk.img in a sparse tar (+ .sha256), .zst compresses it"},
-			&cli.StringFlag{Name: "size", Usage: "final disk `SIZE` with unit (s, B, K, M, G, T), e.g. 50G; default: the last partition's end plus 1 MiB"},
+			&cli.StringFlag{Name: "size", Usage: "final disk `SIZE`: " + sizeUsage + ", e.g. 50G; default: the last partition's end plus 1 MiB"},
 			&cli.StringFlag{Name: "disk-guid", Usage: "disk `GUID`; default: derived from the table content (never random)"},
 			&cli.StringSliceFlag{Name: "image", Usage: "partition image `NAME=FILE` (FILE may end in .zst); repeatable"},
 		},
@@ -32,37 +32,37 @@ func init() {
 
 func runDisk(c *cli.Context) error {
 	var size int64
-	if s := c.String("size"); s != "" {
-		v, err := gpt.ParseSize(s)
+	if c.String("size") != "" {
+		v, err := sizeFlag(c, "size")
 		if err != nil {
-			return fmt.Errorf("disk: --size: %w", err)
+			return err
 		}
 		size = v
 	}
 	images, err := diskParseImages(c.StringSlice("image"))
 	if err != nil {
-		return fmt.Errorf("disk: %w", err)
+		return err
 	}
 	in, err := os.Open(c.String("partitions"))
 	if err != nil {
-		return fmt.Errorf("disk: %w", err)
+		return fmt.Errorf("--partitions: %w", err)
 	}
 	spec, err := gpt.Parse(in, c.String("partitions"))
 	in.Close()
 	if err != nil {
-		return fmt.Errorf("disk: %w", err)
+		return err
 	}
 	table, err := gpt.Layout(spec, size, c.String("disk-guid"))
 	if err != nil {
-		return fmt.Errorf("disk: %w", err)
+		return err
 	}
 	out, err := createImage(c.String("output"), "disk.img")
 	if err != nil {
-		return fmt.Errorf("disk: %w", err)
+		return err
 	}
 	defer out.Abort()
 	if err := gpt.Assemble(out.File.File, table, images); err != nil {
-		return fmt.Errorf("disk: %w", err)
+		return err
 	}
 	return out.Commit()
 }

@@ -25,9 +25,9 @@ func init() {
 			"and tar times are ignored. Symlinks and device nodes are errors; hard links become copies.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "image file to write"},
-			&cli.StringFlag{Name: "size", Required: true, Usage: "exact image size: bytes or a number with K, M, G or T (powers of 1024), a multiple of 512"},
+			&cli.StringFlag{Name: "size", Required: true, Usage: "exact image `SIZE`, a multiple of 512: " + sizeUsage},
 			&cli.IntFlag{Name: "fat", Usage: "force the FAT type: 12, 16 or 32 (default: by size, like mkfs.fat: FAT32 from 512 MiB)"},
-			&cli.StringFlag{Name: "cluster-size", Usage: "force the cluster size in bytes (power of two, 512..64K); the default follows mkfs.fat"},
+			&cli.StringFlag{Name: "cluster-size", Usage: "force the cluster `SIZE` (power of two, 512..64K, e.g. 4096 or 4K); the default follows mkfs.fat"},
 			&cli.StringFlag{Name: "label", Usage: "volume label, up to 11 upper-case characters (boot sector and root directory entry)"},
 			&cli.StringFlag{Name: "serial", Value: "0", Usage: "volume serial number (volume ID), decimal or 0x hex"},
 			&cli.Int64Flag{Name: "mtime", Usage: "every timestamp, in Unix seconds (before 1980 clamps to 1980-01-01 00:00:00)"},
@@ -39,14 +39,14 @@ func init() {
 }
 
 func vfatAction(c *cli.Context) error {
-	size, err := vfatParseSize(c.String("size"))
+	size, err := sizeFlag(c, "size")
 	if err != nil {
 		return err
 	}
 	var cluster int64
-	if s := c.String("cluster-size"); s != "" {
-		if cluster, err = vfatParseSize(s); err != nil {
-			return fmt.Errorf("--cluster-size: %w", err)
+	if c.String("cluster-size") != "" {
+		if cluster, err = sizeFlag(c, "cluster-size"); err != nil {
+			return err
 		}
 	}
 	serial, err := strconv.ParseUint(c.String("serial"), 0, 32)
@@ -55,7 +55,7 @@ func vfatAction(c *cli.Context) error {
 	}
 	input, files := c.String("input"), c.StringSlice("file")
 	if input != "" && len(files) > 0 {
-		return fmt.Errorf("vfat: give either --input or --file, not both (neither makes an empty filesystem)")
+		return fmt.Errorf("give either --input or --file, not both (neither makes an empty filesystem)")
 	}
 	opts := fat.Options{
 		Size:        size,
@@ -126,34 +126,4 @@ func vfatAddFile(w *fat.Writer, spec string) error {
 		return fmt.Errorf("--file %q: %s is not a regular file", spec, parts[0])
 	}
 	return w.Create(dst, st.Size(), f, readOnly)
-}
-
-// vfatParseSize parses a byte count with an optional K, M, G or T suffix
-// (powers of 1024; "KiB", "MiB"... are accepted too).
-func vfatParseSize(s string) (int64, error) {
-	if strings.HasPrefix(strings.TrimSpace(s), "-") {
-		return 0, fmt.Errorf("negative size %q", s)
-	}
-	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(s)), "IB"), "B")
-	shift := 0
-	if t != "" {
-		switch t[len(t)-1] {
-		case 'K':
-			shift = 10
-		case 'M':
-			shift = 20
-		case 'G':
-			shift = 30
-		case 'T':
-			shift = 40
-		}
-		if shift != 0 {
-			t = t[:len(t)-1]
-		}
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n < 0 || n > (1<<62)>>shift {
-		return 0, fmt.Errorf("size %q: want a byte count like 1048576, 100M or 2G", s)
-	}
-	return n << shift, nil
 }
