@@ -42,7 +42,7 @@
 // # Metadata
 //
 // Every timestamp (creation, access, modification, of every entry) is
-// Options.MTime, stored as UTC wall-clock time and clamped to the DOS range
+// Options.ModTime, stored as UTC wall-clock time and clamped to the DOS range
 // 1980-01-01 00:00:00 .. 2107-12-31 23:59:58 (so 0, the default, becomes
 // 1980-01-01). The volume serial and label come from Options; the label is
 // written to the boot sector and as a volume-label entry of the root. Files

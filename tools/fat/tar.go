@@ -15,7 +15,7 @@ import (
 // file whose mode has no owner write bit gets the read-only attribute.
 // Symlinks, device nodes, FIFOs and other types cannot be stored in FAT and
 // are errors naming the entry. Owners, modes and times of the tar are
-// otherwise ignored: every timestamp comes from Options.MTime.
+// otherwise ignored: every timestamp comes from Options.ModTime.
 func AddTar(w *Writer, r io.Reader) error {
 	tr := tar.NewReader(r)
 	for {

@@ -26,12 +26,12 @@ type Options struct {
 	Label string
 	// Serial is the volume serial number (volume ID).
 	Serial uint32
-	// MTime, in Unix seconds, is every timestamp of the volume (creation,
+	// ModTime, in Unix seconds, is every timestamp of the volume (creation,
 	// access and modification of every entry). DOS time starts at
 	// 1980-01-01 00:00:00 and ends at 2107-12-31 23:59:58: earlier or later
 	// times are clamped, and it has 2-second resolution (the odd second of
 	// creation times goes to the 10 ms field). Times are stored as UTC.
-	MTime int64
+	ModTime int64
 }
 
 // ErrNoSpace is wrapped by the error Close returns when the content does not
@@ -126,7 +126,7 @@ func NewWriter(dst io.WriterAt, o Options) (*Writer, error) {
 		g:     g,
 		opts:  o,
 		label: label,
-		ts:    encodeTime(o.MTime),
+		ts:    encodeTime(o.ModTime),
 		root:  &node{dir: true, byKey: map[string]*node{}},
 		next:  2,
 	}

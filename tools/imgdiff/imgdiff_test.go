@@ -124,7 +124,7 @@ func (f *fixtures) makeFAT(t *testing.T, name, grubCfg string, mtime int64) stri
 		t.Fatal(err)
 	}
 	defer out.Close()
-	w, err := fat.NewWriter(out, fat.Options{Size: 4 << 20, Label: "ESP", Serial: 0x1234ABCD, MTime: mtime})
+	w, err := fat.NewWriter(out, fat.Options{Size: 4 << 20, Label: "ESP", Serial: 0x1234ABCD, ModTime: mtime})
 	if err != nil {
 		t.Fatal(err)
 	}

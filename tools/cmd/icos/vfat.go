@@ -63,7 +63,7 @@ func vfatAction(c *cli.Context) error {
 		ClusterSize: cluster,
 		Label:       c.String("label"),
 		Serial:      uint32(serial),
-		MTime:       c.Int64("mtime"),
+		ModTime:     c.Int64("mtime"),
 	}
 	out, err := createImage(c.String("output"), "")
 	if err != nil {
