@@ -8,8 +8,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/icos-build/icos/tools/fat"
 	"github.com/icos-build/icos/tools/tarpath"
+	"github.com/icos-build/icos/tools/vfat"
 )
 
 func init() {
@@ -57,9 +57,9 @@ func vfatAction(c *cli.Context) error {
 	if input != "" && len(files) > 0 {
 		return fmt.Errorf("give either --input or --file, not both (neither makes an empty filesystem)")
 	}
-	opts := fat.Options{
+	opts := vfat.Options{
 		Size:        size,
-		Type:        fat.Type(c.Int("fat")),
+		Type:        vfat.Type(c.Int("fat")),
 		ClusterSize: cluster,
 		Label:       c.String("label"),
 		Serial:      uint32(serial),
@@ -70,7 +70,7 @@ func vfatAction(c *cli.Context) error {
 		return err
 	}
 	defer out.Abort()
-	w, err := fat.NewWriter(out, opts)
+	w, err := vfat.NewWriter(out, opts)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func vfatAction(c *cli.Context) error {
 			return err
 		}
 		defer closeIn()
-		if err := fat.AddTar(w, r); err != nil {
+		if err := vfat.AddTar(w, r); err != nil {
 			return emptyTarError("vfat", input, fmt.Errorf("%s: %w", input, err))
 		}
 	}
@@ -96,7 +96,7 @@ func vfatAction(c *cli.Context) error {
 }
 
 // vfatAddFile adds one --file SRC:DST[:MODE].
-func vfatAddFile(w *fat.Writer, spec string) error {
+func vfatAddFile(w *vfat.Writer, spec string) error {
 	parts := strings.Split(spec, ":")
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
 		return fmt.Errorf("--file %q: want SRC:DST[:MODE]", spec)

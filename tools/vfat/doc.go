@@ -1,4 +1,4 @@
-// Package fat writes FAT12, FAT16 and FAT32 filesystem images with VFAT long
+// Package vfat writes FAT12, FAT16 and FAT32 filesystem images with VFAT long
 // file names, deterministically and in one streaming pass.
 //
 // The on-disk format follows Microsoft's "FAT: General Overview of On-Disk
@@ -50,4 +50,4 @@
 // (AddTar: when the mode has no owner write bit). Owners and other mode
 // bits have no FAT equivalent and are dropped. FAT has no links: AddTar
 // copies hard links and rejects symlinks and device nodes.
-package fat
+package vfat
