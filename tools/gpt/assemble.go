@@ -2,7 +2,6 @@ package gpt
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -76,27 +75,9 @@ func Assemble(f *os.File, t *Table, images map[string]string) error {
 		if !ok {
 			continue
 		}
-		if err := copyImage(f, p, path); err != nil {
-			return err
+		if err := sparse.CopyImage(f, p.Start, p.Size, path); err != nil {
+			return fmt.Errorf("gpt: partition %s: %w", p.Name, err)
 		}
-	}
-	return nil
-}
-
-func copyImage(f *os.File, p Partition, path string) error {
-	img, err := sparse.OpenImage(path)
-	if err != nil {
-		return fmt.Errorf("gpt: partition %s: %w", p.Name, err)
-	}
-	defer img.Close()
-	if img.Size > p.Size {
-		return fmt.Errorf("gpt: partition %s: %w: %s is %d bytes, partition %d bytes", p.Name, sparse.ErrTooLarge, path, img.Size, p.Size)
-	}
-	if _, err := sparse.CopySparse(f, p.Start, p.Size, img); err != nil {
-		if errors.Is(err, sparse.ErrTooLarge) {
-			return fmt.Errorf("gpt: partition %s: %s: %w", p.Name, path, err)
-		}
-		return fmt.Errorf("gpt: partition %s: copying %s: %w", p.Name, path, err)
 	}
 	return nil
 }

@@ -259,8 +259,8 @@ func TestImageTooLarge(t *testing.T) {
 	csv := writeFile(t, filepath.Join(dir, "p.csv"), []byte("a,,1M,L,\n"))
 	data := imageData(8, 1<<20+4096)
 	for _, tc := range []struct{ name, path, wantErr string }{
-		{"raw", writeFile(t, filepath.Join(dir, "a.img"), data), "partition a: image larger than its destination: " + filepath.Join(dir, "a.img") + " is 1052672 bytes, partition 1048576 bytes"},
-		{"zst", writeZst(t, filepath.Join(dir, "a.img.zst"), data), "partition a: " + filepath.Join(dir, "a.img.zst") + ": image larger than its destination: image is 1052672 bytes, destination 1048576 bytes"},
+		{"raw", writeFile(t, filepath.Join(dir, "a.img"), data), "gpt: partition a: sparse: " + filepath.Join(dir, "a.img") + ": image larger than its destination: image is 1052672 bytes, destination 1048576 bytes"},
+		{"zst", writeZst(t, filepath.Join(dir, "a.img.zst"), data), "gpt: partition a: sparse: copying " + filepath.Join(dir, "a.img.zst") + ": image larger than its destination: image is 1052672 bytes, destination 1048576 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(dir, tc.name+".disk")
@@ -282,7 +282,7 @@ func TestImageTooLarge(t *testing.T) {
 	t.Run("corrupt zst", func(t *testing.T) {
 		bad := writeFile(t, filepath.Join(dir, "bad.img.zst"), []byte("not zstd at all"))
 		err := buildDisk(csv, filepath.Join(dir, "y.disk"), 0, "", map[string]string{"a": bad})
-		if err == nil || !strings.Contains(err.Error(), "partition a: copying "+bad) {
+		if err == nil || !strings.Contains(err.Error(), "gpt: partition a: sparse: copying "+bad+": zst: ") {
 			t.Fatalf("error = %v", err)
 		}
 	})

@@ -63,7 +63,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		spec, err := Parse(bytes.NewReader(data), "f.csv")
 		if err != nil {
-			if spec != nil || !strings.HasPrefix(err.Error(), "f.csv") {
+			if spec != nil || !strings.HasPrefix(err.Error(), "gpt: f.csv") {
 				t.Fatalf("error %q does not name the file, or a spec came with it", err)
 			}
 			return

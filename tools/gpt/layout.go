@@ -51,10 +51,10 @@ type Table struct {
 func Layout(spec *Spec, diskSize int64, diskGUID string) (*Table, error) {
 	src := spec.Source
 	if diskSize < 0 || diskSize%SectorSize != 0 {
-		return nil, fmt.Errorf("%s: disk size %d is not a multiple of %d", src, diskSize, SectorSize)
+		return nil, fmt.Errorf("gpt: %s: disk size %d is not a multiple of %d", src, diskSize, SectorSize)
 	}
 	if diskSize == 0 && spec.Rows[len(spec.Rows)-1].Size < 0 {
-		return nil, fmt.Errorf("%s: size \"rest\" needs a disk size", src)
+		return nil, fmt.Errorf("gpt: %s: size \"rest\" needs a disk size", src)
 	}
 	limit := int64(1) << 62
 	if diskSize > 0 {
@@ -70,18 +70,18 @@ func Layout(spec *Spec, diskSize int64, diskGUID string) (*Table, error) {
 			p.Start = next
 		}
 		if p.Start < firstUsable {
-			return nil, fmt.Errorf("%s:%d: %s: start %d overlaps the primary GPT", src, row.Line, row.Name, p.Start)
+			return nil, fmt.Errorf("gpt: %s:%d: %s: start %d overlaps the primary GPT", src, row.Line, row.Name, p.Start)
 		}
 		if p.Size < 0 {
 			p.Size = (limit/MiB)*MiB - p.Start
 			if p.Size <= 0 {
-				return nil, fmt.Errorf("%s:%d: %s: no room left for \"rest\" (start %d, disk %d bytes)", src, row.Line, row.Name, p.Start, diskSize)
+				return nil, fmt.Errorf("gpt: %s:%d: %s: no room left for \"rest\" (start %d, disk %d bytes)", src, row.Line, row.Name, p.Start, diskSize)
 			}
 		}
-		// Start and size are at most 2^62 each: compare without forming
+		// Start and size are each below 2^63: compare without forming
 		// their sum, which can overflow int64.
 		if p.Start > limit || p.Size > limit-p.Start {
-			return nil, fmt.Errorf("%s:%d: %s: ends at byte %d, past the last usable byte %d of a %d-byte disk (the backup GPT takes the last %d sectors)",
+			return nil, fmt.Errorf("gpt: %s:%d: %s: ends at byte %d, past the last usable byte %d of a %d-byte disk (the backup GPT takes the last %d sectors)",
 				src, row.Line, row.Name, uint64(p.Start)+uint64(p.Size), limit, diskSize, backupSectors)
 		}
 		next = p.End()
@@ -91,7 +91,7 @@ func Layout(spec *Spec, diskSize int64, diskGUID string) (*Table, error) {
 		for j := range parts {
 			a, b := parts[i], parts[j]
 			if i != j && a.Start <= b.Start && b.Start < a.End() && (a.Start != b.Start || i < j) {
-				return nil, fmt.Errorf("%s:%d: %s: [%d, %d) overlaps %s (line %d) at [%d, %d)",
+				return nil, fmt.Errorf("gpt: %s:%d: %s: [%d, %d) overlaps %s (line %d) at [%d, %d)",
 					src, b.Line, b.Name, b.Start, b.End(), a.Name, a.Line, a.Start, a.End())
 			}
 		}
@@ -107,7 +107,7 @@ func Layout(spec *Spec, diskSize int64, diskGUID string) (*Table, error) {
 	} else {
 		g, err := ParseGUID(diskGUID)
 		if err != nil {
-			return nil, fmt.Errorf("%s: disk GUID: %w", src, err)
+			return nil, fmt.Errorf("gpt: %s: disk GUID: %w", src, err)
 		}
 		t.DiskGUID = g
 	}
@@ -119,7 +119,7 @@ func Layout(spec *Spec, diskSize int64, diskGUID string) (*Table, error) {
 			p.GUID = strings.ToUpper(uuid.NewSHA1(disk, []byte(p.Name)).String())
 		}
 		if other, ok := seen[p.GUID]; ok {
-			return nil, fmt.Errorf("%s:%d: %s: GUID %s is already used by %s", src, p.Line, p.Name, p.GUID, other)
+			return nil, fmt.Errorf("gpt: %s:%d: %s: GUID %s is already used by %s", src, p.Line, p.Name, p.GUID, other)
 		}
 		seen[p.GUID] = "partition " + p.Name
 	}

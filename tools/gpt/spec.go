@@ -11,8 +11,9 @@
 //	grub  ,      , 100M, L, 6788E4CF-F456-104E-9A34-A2C58CFB0EE6
 //	store ,      , rest, V,
 //
-// Fields are trimmed of surrounding blanks. A UTF-8 byte order mark at the
-// start of the file (as some editors save CSV) is skipped.
+// The file is read with package table: fields are trimmed of surrounding
+// blanks, a UTF-8 byte order mark at the start of the file (as some
+// editors save CSV) is skipped, and errors name the file and line.
 //
 //   - name: the GPT partition name (at most 36 UTF-16 code units), unique.
 //   - start: where the partition begins. Empty means right after the previous
@@ -26,11 +27,13 @@
 //     the partition name (never random).
 //   - comment: free text, ignored.
 //
-// Sizes and starts are a number followed by a unit: s (512-byte sectors),
-// B (bytes), K, M, G or T (powers of 1024). A number without a unit is
-// rejected, because the system we replace counted in sectors. Every start and
-// size must be a multiple of 1 MiB, partitions must not overlap and must end
-// before the backup GPT (the last 33 sectors of the disk).
+// Starts and sizes are written as package size parses them: bytes, or a
+// number with a unit such as s (512-byte sectors), K, M, G or T (powers of
+// 1024), or MiB. Every start and size must be a multiple of 1 MiB, so a
+// bare sector count such as "2048", which the system we replace would have
+// taken as sectors, is rejected rather than read as 2048 bytes. Partitions
+// must not overlap and must end before the backup GPT (the last 33 sectors
+// of the disk).
 //
 // # Disk
 //
@@ -38,21 +41,23 @@
 // derived from the table content (a name-based UUID, never random). Assemble
 // writes the protective MBR and both GPT copies with go-diskfs partition/gpt
 // for the full disk size (so the backup GPT sits at the end of the expanded
-// disk), then copies each partition image (raw, or zstd when its name ends in
-// ".zst") into place with CopySparse: 1 MiB reads, one write per run of
-// non-zero 4 KiB blocks, holes for zero blocks. Partitions without an image
+// disk), then copies each partition image (raw, zstd when its name ends in
+// ".zst", or an .img.tar.zst archive) into place with sparse.CopyImage:
+// 1 MiB reads, one write per run of non-zero 4 KiB blocks, holes for zero
+// blocks. Partitions without an image
 // stay holes.
 package gpt
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"unicode/utf16"
 
 	"github.com/google/uuid"
+
+	"github.com/icos-build/icos/tools/size"
+	"github.com/icos-build/icos/tools/table"
 )
 
 // MiB is the alignment of every partition start and size.
@@ -82,44 +87,6 @@ var typeLetters = map[string]string{
 	"V": "E6D6D379-F507-44C2-A23C-238F2A3DF928", // Linux LVM
 }
 
-// ParseSize parses a size with a unit: s (512-byte sectors), B (bytes),
-// K, M, G or T (powers of 1024), for example "100M" or "204800s".
-func ParseSize(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, fmt.Errorf("empty size")
-	}
-	if s[0] == '-' {
-		return 0, fmt.Errorf("negative size %q", s)
-	}
-	unit := s[len(s)-1]
-	var mult int64
-	switch unit {
-	case 's':
-		mult = 512
-	case 'B', 'b':
-		mult = 1
-	case 'K', 'k':
-		mult = 1 << 10
-	case 'M', 'm':
-		mult = 1 << 20
-	case 'G', 'g':
-		mult = 1 << 30
-	case 'T', 't':
-		mult = 1 << 40
-	default:
-		return 0, fmt.Errorf("size %q has no unit (s, B, K, M, G or T)", s)
-	}
-	n, err := strconv.ParseInt(strings.TrimSpace(s[:len(s)-1]), 10, 64)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("size %q is not a non-negative number with a unit", s)
-	}
-	if n > (1<<62)/mult {
-		return 0, fmt.Errorf("size %q is too large", s)
-	}
-	return n * mult, nil
-}
-
 // ParseGUID checks a GUID in its canonical 8-4-4-4-12 form and returns it
 // in upper case.
 func ParseGUID(s string) (string, error) {
@@ -142,70 +109,47 @@ func ParseGUID(s string) (string, error) {
 // the disk size.
 func Parse(r io.Reader, source string) (*Spec, error) {
 	spec := &Spec{Source: source}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	names := map[string]int{}
 	guids := map[string]int{}
-	line := 0
-	for sc.Scan() {
-		line++
-		text := sc.Text()
-		if line == 1 {
-			text = strings.TrimPrefix(text, bom)
-		}
-		text = strings.TrimSpace(text)
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		row, err := parseRow(text, line)
+	err := table.Read(r, source, columns, func(tr table.Row) error {
+		row, err := parseRow(tr)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", source, line, err)
+			return err
 		}
-		if prev, ok := names[row.Name]; ok {
-			return nil, fmt.Errorf("%s:%d: %s: name already used on line %d", source, line, row.Name, prev)
-		}
-		names[row.Name] = line
 		if row.GUID != "" {
 			if prev, ok := guids[row.GUID]; ok {
-				return nil, fmt.Errorf("%s:%d: %s: GUID %s already used on line %d", source, line, row.Name, row.GUID, prev)
+				return fmt.Errorf("%s: GUID %s already used on line %d", row.Name, row.GUID, prev)
 			}
-			guids[row.GUID] = line
+			guids[row.GUID] = row.Line
 		}
 		spec.Rows = append(spec.Rows, row)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", source, err)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("gpt: %w", err)
 	}
 	if len(spec.Rows) == 0 {
-		return nil, fmt.Errorf("%s: no partitions", source)
+		return nil, fmt.Errorf("gpt: %s: no partitions", source)
 	}
 	if len(spec.Rows) > maxPartitions {
-		return nil, fmt.Errorf("%s: %d partitions, a GPT holds at most %d", source, len(spec.Rows), maxPartitions)
+		return nil, fmt.Errorf("gpt: %s: %d partitions, a GPT holds at most %d", source, len(spec.Rows), maxPartitions)
 	}
 	for _, row := range spec.Rows[:len(spec.Rows)-1] {
 		if row.Size < 0 {
-			return nil, fmt.Errorf("%s:%d: %s: size \"rest\" is only allowed on the last row", source, row.Line, row.Name)
+			return nil, fmt.Errorf("gpt: %s:%d: %s: size \"rest\" is only allowed on the last row", source, row.Line, row.Name)
 		}
 	}
 	return spec, nil
 }
 
-// bom is the UTF-8 byte order mark, which some editors put at the start
-// of a CSV file; a leading one is skipped.
-const bom = "\ufeff"
+// columns are the fields of a partitions.csv row.
+const columns = "name,start,size,type,uuid[,comment]"
 
 // maxPartitions is the number of entries in the partition array we write.
 const maxPartitions = 128
 
-func parseRow(text string, line int) (Row, error) {
-	f := strings.Split(text, ",")
-	for i := range f {
-		f[i] = strings.TrimSpace(f[i])
-	}
-	if len(f) < 5 {
-		return Row{}, fmt.Errorf("%d fields, want name,start,size,type,uuid[,comment]", len(f))
-	}
-	row := Row{Line: line, Name: f[0], Start: -1}
+func parseRow(tr table.Row) (Row, error) {
+	f := tr.Fields
+	row := Row{Line: tr.Line, Name: f[0], Start: -1}
 	if row.Name == "" {
 		return row, fmt.Errorf("empty partition name")
 	}
@@ -213,7 +157,7 @@ func parseRow(text string, line int) (Row, error) {
 		return row, fmt.Errorf("%s: name has %d UTF-16 code units, GPT allows 36", row.Name, n)
 	}
 	if f[1] != "" {
-		v, err := ParseSize(f[1])
+		v, err := size.Parse(f[1])
 		if err != nil {
 			return row, fmt.Errorf("%s: start: %w", row.Name, err)
 		}
@@ -225,9 +169,9 @@ func parseRow(text string, line int) (Row, error) {
 	if strings.EqualFold(f[2], "rest") {
 		row.Size = -1
 	} else {
-		v, err := ParseSize(f[2])
+		v, err := size.Parse(f[2])
 		if err != nil {
-			return row, fmt.Errorf("%s: size: %w", row.Name, err)
+			return row, fmt.Errorf("%s: %w", row.Name, err)
 		}
 		if v%MiB != 0 || v == 0 {
 			return row, fmt.Errorf("%s: size %s (%d bytes) is not a non-zero multiple of 1 MiB", row.Name, f[2], v)

@@ -9,10 +9,10 @@ import (
 	"testing"
 
 	"github.com/icos-build/icos/tools/ext4"
-	"github.com/icos-build/icos/tools/fat"
 	"github.com/icos-build/icos/tools/gpt"
 	"github.com/icos-build/icos/tools/lvm"
-	"github.com/icos-build/icos/tools/packdisk"
+	"github.com/icos-build/icos/tools/pack"
+	"github.com/icos-build/icos/tools/vfat"
 )
 
 const (
@@ -87,7 +87,7 @@ func makeVFAT(t *testing.T, path string, size int64, files map[string]string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	w, err := fat.NewWriter(f, fat.Options{Size: size, Label: "TEST"})
+	w, err := vfat.NewWriter(f, vfat.Options{Size: size, Label: "TEST"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func writeOutputs(t *testing.T, dir string, images map[string]string, update map
 	if err := gpt.Assemble(f, table, images); err != nil {
 		t.Fatal(err)
 	}
-	if err := packdisk.Pack(filepath.Join(dir, "disk-img.tar.zst"), []string{raw}, packdisk.Options{Concurrency: 1}); err != nil {
+	if err := pack.Pack(filepath.Join(dir, "disk-img.tar.zst"), []string{raw}, pack.Options{Concurrency: 1}); err != nil {
 		t.Fatal(err)
 	}
 	upd := t.TempDir()
@@ -192,7 +192,7 @@ func writeOutputs(t *testing.T, dir string, images map[string]string, update map
 		}
 		files = append(files, p)
 	}
-	if err := packdisk.Pack(filepath.Join(dir, "update-img.tar.zst"), files, packdisk.Options{Concurrency: 1}); err != nil {
+	if err := pack.Pack(filepath.Join(dir, "update-img.tar.zst"), files, pack.Options{Concurrency: 1}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -19,10 +19,10 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/icos-build/icos/tools/fat"
 	"github.com/icos-build/icos/tools/gpt"
 	"github.com/icos-build/icos/tools/imgdiff/internal/testimg"
 	"github.com/icos-build/icos/tools/pack"
+	"github.com/icos-build/icos/tools/vfat"
 	"github.com/icos-build/icos/tools/zst"
 )
 
@@ -115,7 +115,7 @@ func newFixtures(t *testing.T) *fixtures {
 	return f
 }
 
-// makeFAT writes a vfat image with tools/fat.
+// makeFAT writes a vfat image with tools/vfat.
 func (f *fixtures) makeFAT(t *testing.T, name, grubCfg string, mtime int64) string {
 	t.Helper()
 	p := filepath.Join(f.dir, name)
@@ -124,7 +124,7 @@ func (f *fixtures) makeFAT(t *testing.T, name, grubCfg string, mtime int64) stri
 		t.Fatal(err)
 	}
 	defer out.Close()
-	w, err := fat.NewWriter(out, fat.Options{Size: 4 << 20, Label: "ESP", Serial: 0x1234ABCD, MTime: mtime})
+	w, err := vfat.NewWriter(out, vfat.Options{Size: 4 << 20, Label: "ESP", Serial: 0x1234ABCD, ModTime: mtime})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,7 @@ func FuzzParseVolumes(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		vols, err := ParseVolumes(bytes.NewReader(data), "f.csv", DefaultExtentSize)
 		if err != nil {
-			if vols != nil || !strings.HasPrefix(err.Error(), "f.csv") {
+			if vols != nil || !strings.HasPrefix(err.Error(), "lvm: f.csv") {
 				t.Fatalf("error %q does not name the file, or volumes came with it", err)
 			}
 			return

@@ -15,9 +15,9 @@
 //
 // # volumes.csv
 //
-// One logical volume per row, in order; '#' comments and blank lines are
-// ignored and fields are trimmed. A UTF-8 byte order mark at the start of
-// the file (as some editors save CSV) is skipped, as in partitions.csv:
+// One logical volume per row, in order, read with package table as
+// partitions.csv is: '#' comments and blank lines are ignored, fields are
+// trimmed and a UTF-8 byte order mark at the start of the file is skipped:
 //
 //	name,start,size,uuid[,comment]
 //	config, 0e, 25e, SIs20R-l6gh-2Rli-KAP0-ZO88-3Y4q-G9JPAm, Config partition
@@ -32,19 +32,20 @@
 //   - uuid: the LV UUID, 32 characters, written bare or in lvm's 6-4-4-4-4-4-6
 //     grouping.
 //
-// Starts and sizes take a unit: e (extents), s (512-byte sectors), B, K, M,
-// G or T (powers of 1024); byte sizes must be whole extents. Volumes must
-// not overlap and must fit the physical volume.
+// Starts and sizes are a number of extents ("25e") or a size as package
+// size parses it (bytes, s for 512-byte sectors, K, M, G, T or KiB..TiB
+// for powers of 1024) that is a whole number of extents. Volumes must not
+// overlap and must fit the physical volume.
 package lvm
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 
-	"github.com/icos-build/icos/tools/gpt"
+	"github.com/icos-build/icos/tools/size"
+	"github.com/icos-build/icos/tools/table"
 )
 
 // Volume is one linear logical volume.
@@ -61,49 +62,31 @@ type Volume struct {
 // extents.
 func ParseVolumes(r io.Reader, source string, extentSize int64) ([]Volume, error) {
 	var vols []Volume
-	names := map[string]int{}
 	uuids := map[string]int{}
-	sc := bufio.NewScanner(r)
-	line := 0
-	for sc.Scan() {
-		line++
-		text := sc.Text()
-		if line == 1 {
-			text = strings.TrimPrefix(text, "\ufeff") // a UTF-8 byte order mark
-		}
-		text = strings.TrimSpace(text)
-		if text == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		v, err := parseVolume(text, line, extentSize)
+	err := table.Read(r, source, columns, func(row table.Row) error {
+		v, err := parseVolume(row, extentSize)
 		if err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", source, line, err)
+			return err
 		}
-		if prev, ok := names[v.Name]; ok {
-			return nil, fmt.Errorf("%s:%d: %s: name already used on line %d", source, line, v.Name, prev)
-		}
-		names[v.Name] = line
 		if prev, ok := uuids[v.UUID]; ok {
-			return nil, fmt.Errorf("%s:%d: %s: UUID %s already used on line %d", source, line, v.Name, v.UUID, prev)
+			return fmt.Errorf("%s: UUID %s already used on line %d", v.Name, v.UUID, prev)
 		}
-		uuids[v.UUID] = line
+		uuids[v.UUID] = v.Line
 		vols = append(vols, v)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %w", source, err)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lvm: %w", err)
 	}
 	return vols, nil
 }
 
-func parseVolume(text string, line int, extentSize int64) (Volume, error) {
-	f := strings.Split(text, ",")
-	for i := range f {
-		f[i] = strings.TrimSpace(f[i])
-	}
-	if len(f) < 4 {
-		return Volume{}, fmt.Errorf("%d fields, want name,start,size,uuid[,comment]", len(f))
-	}
-	v := Volume{Line: line, Name: f[0], Start: -1}
+// columns are the fields of a volumes.csv row.
+const columns = "name,start,size,uuid[,comment]"
+
+func parseVolume(row table.Row, extentSize int64) (Volume, error) {
+	f := row.Fields
+	v := Volume{Line: row.Line, Name: f[0], Start: -1}
 	if err := checkLVName(v.Name); err != nil {
 		return v, fmt.Errorf("LV name: %w", err)
 	}
@@ -128,20 +111,20 @@ func parseVolume(text string, line int, extentSize int64) (Volume, error) {
 	return v, nil
 }
 
-// parseExtents parses "25e" (extents) or a byte size with a unit that is a
+// maxExtents bounds a count of extents ("e"), far above any real volume.
+const maxExtents = 1 << 40
+
+// parseExtents parses "25e" (extents) or a size (package size) that is a
 // whole number of extents.
 func parseExtents(s string, extentSize int64) (int64, error) {
-	if strings.HasPrefix(s, "-") {
-		return 0, fmt.Errorf("negative size %q", s)
-	}
-	if strings.HasSuffix(s, "e") {
-		n, err := strconv.ParseInt(strings.TrimSpace(s[:len(s)-1]), 10, 64)
-		if err != nil || n < 0 || n > 1<<40 {
-			return 0, fmt.Errorf("%q is not a number of extents", s)
+	if num, ok := strings.CutSuffix(s, "e"); ok {
+		n, err := strconv.ParseUint(num, 10, 64)
+		if err != nil || n > maxExtents {
+			return 0, fmt.Errorf("%q is not a whole number of extents up to %d", s, uint64(maxExtents))
 		}
-		return n, nil
+		return int64(n), nil
 	}
-	b, err := gpt.ParseSize(s)
+	b, err := size.Parse(s)
 	if err != nil {
 		return 0, fmt.Errorf("%w (or e for extents)", err)
 	}

@@ -48,6 +48,8 @@ config , 0e, 25e, SIs20R-l6gh-2Rli-KAP0-ZO88-3Y4q-G9JPAm, Config partition
 
 A_boot ,   , 1G,  0BQNUA-dzGu-wvW5-mMRh-Ptr6-J6DT-Ff2a9x
 guestos, 400M, 2097152s, woW7RT-t6jS-cRo2-uENw-iQXu-ni2u-AZdHpq
+plain  ,    , 4194304, 1BQNUA-dzGu-wvW5-mMRh-Ptr6-J6DT-Ff2a9x
+mib    ,    , 8MiB, 2BQNUA-dzGu-wvW5-mMRh-Ptr6-J6DT-Ff2a9x
 `
 	vols, err := ParseVolumes(strings.NewReader(csv), "v.csv", DefaultExtentSize)
 	if err != nil {
@@ -57,6 +59,8 @@ guestos, 400M, 2097152s, woW7RT-t6jS-cRo2-uENw-iQXu-ni2u-AZdHpq
 		{2, "config", 0, 25, "SIs20R-l6gh-2Rli-KAP0-ZO88-3Y4q-G9JPAm"},
 		{4, "A_boot", -1, 256, "0BQNUA-dzGu-wvW5-mMRh-Ptr6-J6DT-Ff2a9x"},
 		{5, "guestos", 100, 256, "woW7RT-t6jS-cRo2-uENw-iQXu-ni2u-AZdHpq"},
+		{6, "plain", -1, 1, "1BQNUA-dzGu-wvW5-mMRh-Ptr6-J6DT-Ff2a9x"},
+		{7, "mib", -1, 2, "2BQNUA-dzGu-wvW5-mMRh-Ptr6-J6DT-Ff2a9x"},
 	}
 	if len(vols) != len(want) {
 		t.Fatalf("got %d volumes, want %d", len(vols), len(want))
@@ -68,16 +72,20 @@ guestos, 400M, 2097152s, woW7RT-t6jS-cRo2-uENw-iQXu-ni2u-AZdHpq
 	}
 	const u1, u2 = "SIs20R-l6gh-2Rli-KAP0-ZO88-3Y4q-G9JPAm", "0BQNUA-dzGu-wvW5-mMRh-Ptr6-J6DT-Ff2a9x"
 	errs := []struct{ name, csv, wantErr string }{
-		{"fields", "a,0e,1e\n", "v.csv:1: 3 fields"},
+		{"fields", "a,0e,1e\n", "lvm: v.csv:1: 3 fields, want name,start,size,uuid[,comment]"},
 		{"name", "-a,,1e," + u1 + "\n", `v.csv:1: LV name: "-a": not allowed`},
 		{"name chars", "a b,,1e," + u1 + "\n", `character ' ' not allowed`},
 		{"reserved", "x_tmeta,,1e," + u1 + "\n", `"_tmeta" is reserved`},
 		{"snapshot", "snapshot1,,1e," + u1 + "\n", "reserved"},
 		{"start", "a,x,1e," + u1 + "\n", "v.csv:1: a: start:"},
-		{"unit", "a,,25," + u1 + "\n", "v.csv:1: a: size: size \"25\" has no unit"},
+		{"bytes not extents", "a,,25," + u1 + "\n", "lvm: v.csv:1: a: size: 25 (25 bytes) is not a whole number of 4194304-byte extents"},
+		{"unit", "a,,25Q," + u1 + "\n", `lvm: v.csv:1: a: size: size "25Q": unknown unit "Q"`},
+		{"decimal unit", "a,,4MB," + u1 + "\n", `lvm: v.csv:1: a: size: size "4MB": decimal unit MB is not accepted`},
+		{"extents with unit", "a,,1Ke," + u1 + "\n", `lvm: v.csv:1: a: size: "1Ke" is not a whole number of extents`},
+		{"too many extents", "a,,1099511627777e," + u1 + "\n", `"1099511627777e" is not a whole number of extents up to 1099511627776`},
 		{"partial extent", "a,,5M," + u1 + "\n", "v.csv:1: a: size: 5M (5242880 bytes) is not a whole number of 4194304-byte extents"},
-		{"negative extents", "a,,-5e," + u1 + "\n", `v.csv:1: a: size: negative size "-5e"`},
-		{"negative bytes", "a,-4M,1e," + u1 + "\n", `v.csv:1: a: start: negative size "-4M"`},
+		{"negative extents", "a,,-5e," + u1 + "\n", `lvm: v.csv:1: a: size: "-5e" is not a whole number of extents`},
+		{"negative bytes", "a,-4M,1e," + u1 + "\n", `lvm: v.csv:1: a: start: size "-4M": negative (or e for extents)`},
 		{"zero", "a,,0e," + u1 + "\n", "v.csv:1: a: size is zero"},
 		{"uuid", "a,,1e,nope\n", "v.csv:1: a: uuid: UUID \"nope\""},
 		{"dup name", "a,,1e," + u1 + "\n#\na,,1e," + u2 + "\n", "v.csv:3: a: name already used on line 1"},

@@ -1,7 +1,6 @@
 package lvm
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -132,7 +131,7 @@ func (l *Layout) Lookup(name string) (Volume, bool) {
 
 // Write writes the PV image to f, a fresh empty file: label, metadata area
 // and, for each entry of images (LV name to image path, raw or .zst), the
-// image copied sparsely into its LV. The file is sized to l.Size.
+// image copied into its LV with sparse.CopyImage. The file is sized to l.Size.
 func (l *Layout) Write(f *os.File, images map[string]string) error {
 	for _, name := range slices.Sorted(maps.Keys(images)) {
 		if _, ok := l.Lookup(name); !ok {
@@ -164,28 +163,9 @@ func (l *Layout) Write(f *os.File, images map[string]string) error {
 		if !ok {
 			continue
 		}
-		if err := l.copyImage(f, v, path); err != nil {
-			return err
+		if err := sparse.CopyImage(f, l.Offset(v), l.VolumeSize(v), path); err != nil {
+			return fmt.Errorf("lvm: volume %s: %w", v.Name, err)
 		}
-	}
-	return nil
-}
-
-func (l *Layout) copyImage(f *os.File, v Volume, path string) error {
-	img, err := sparse.OpenImage(path)
-	if err != nil {
-		return fmt.Errorf("lvm: volume %s: %w", v.Name, err)
-	}
-	defer img.Close()
-	size := l.VolumeSize(v)
-	if img.Size > size {
-		return fmt.Errorf("lvm: volume %s: %w: %s is %d bytes, volume %d bytes", v.Name, sparse.ErrTooLarge, path, img.Size, size)
-	}
-	if _, err := sparse.CopySparse(f, l.Offset(v), size, img); err != nil {
-		if errors.Is(err, sparse.ErrTooLarge) {
-			return fmt.Errorf("lvm: volume %s: %s: %w", v.Name, path, err)
-		}
-		return fmt.Errorf("lvm: volume %s: copying %s: %w", v.Name, path, err)
 	}
 	return nil
 }

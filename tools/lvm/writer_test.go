@@ -370,9 +370,9 @@ func TestImageErrors(t *testing.T) {
 		images  map[string]string
 		wantErr string
 	}{
-		{"too large", map[string]string{"A_boot": big}, "lvm: volume A_boot: image larger than its destination: " + big + " is 8388609 bytes, volume 8388608 bytes"},
+		{"too large", map[string]string{"A_boot": big}, "lvm: volume A_boot: sparse: " + big + ": image larger than its destination: image is 8388609 bytes, destination 8388608 bytes"},
 		{"unknown", map[string]string{"nope": big}, `lvm: image for "nope": no such logical volume`},
-		{"missing", map[string]string{"A_boot": filepath.Join(dir, "missing.img")}, "lvm: volume A_boot: image: open"},
+		{"missing", map[string]string{"A_boot": filepath.Join(dir, "missing.img")}, "lvm: volume A_boot: sparse: open "},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(dir, "pv.img")

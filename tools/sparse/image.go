@@ -37,23 +37,23 @@ type Image struct {
 func OpenImage(path string) (*Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("image: %w", err)
+		return nil, fmt.Errorf("sparse: %w", err)
 	}
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("image: %w", err)
+		return nil, fmt.Errorf("sparse: %w", err)
 	}
 	if !st.Mode().IsRegular() {
 		f.Close()
-		return nil, fmt.Errorf("image: %s: not a regular file", path)
+		return nil, fmt.Errorf("sparse: %s: not a regular file", path)
 	}
 	img := &Image{Reader: f, Path: path, Size: st.Size(), f: f}
 	if strings.HasSuffix(path, ".zst") {
 		dec, err := zst.NewReader(f)
 		if err != nil {
 			f.Close()
-			return nil, fmt.Errorf("image: %s: %w", path, err)
+			return nil, fmt.Errorf("sparse: %s: %w", path, err)
 		}
 		img.Reader, img.dec, img.Size = dec, dec, -1
 		if strings.HasSuffix(path, ".img.tar.zst") {
@@ -64,7 +64,7 @@ func OpenImage(path string) (*Image, error) {
 			}
 			if err != nil {
 				img.Close()
-				return nil, fmt.Errorf("image: %s: %w", path, err)
+				return nil, fmt.Errorf("sparse: %s: %w", path, err)
 			}
 			img.Reader, img.Size = &oneEntry{tr: tr, rest: dec, path: path}, hdr.Size
 		}
@@ -103,7 +103,7 @@ func (o *oneEntry) Read(p []byte) (int, error) {
 			nerr = errors.New("more than one entry")
 		}
 		if nerr != nil {
-			return n, fmt.Errorf("image: %s: %w", o.path, nerr)
+			return n, fmt.Errorf("sparse: %s: %w", o.path, nerr)
 		}
 	}
 	return n, err
@@ -117,16 +117,46 @@ func (img *Image) Close() error {
 	return img.f.Close()
 }
 
+// CopyImage copies the image file at path (opened with OpenImage: raw,
+// .zst or .img.tar.zst) into w at offset off with CopySparse, keeping holes
+// where the image has all-zero blocks. The image may hold at most limit
+// bytes; a larger one gives an error wrapping ErrTooLarge, found before
+// copying when its size is known up front. It is how package gpt fills a
+// partition and package lvm a logical volume.
+func CopyImage(w io.WriterAt, off, limit int64, path string) error {
+	img, err := OpenImage(path)
+	if err != nil {
+		return err
+	}
+	defer img.Close()
+	if img.Size > limit {
+		return fmt.Errorf("sparse: %s: %w: image is %d bytes, destination %d bytes", path, ErrTooLarge, img.Size, limit)
+	}
+	if _, err := copySparse(w, off, limit, img); err != nil {
+		return fmt.Errorf("sparse: copying %s: %w", path, err)
+	}
+	return nil
+}
+
 // CopySparse copies r to w at offset off, allowing at most limit bytes. It
 // reads CopyBufferSize bytes at a time and writes each run of non-zero
 // BlockSize blocks with one WriteAt, skipping all-zero blocks, so the
 // destination (a fresh file, which reads as zeros) keeps holes where the
 // image has zeros. It returns the number of bytes read. Only io.EOF ends
 // the input: any other error of r, io.ErrUnexpectedEOF included, is
-// returned. If r holds more than limit bytes, it reads r to the end to
-// learn its size and returns an error wrapping ErrTooLarge naming both
-// sizes.
+// returned, wrapped after the "sparse: " prefix. If r holds more than limit
+// bytes, it reads r to the end to learn its size and returns an error
+// wrapping ErrTooLarge naming both sizes.
 func CopySparse(w io.WriterAt, off, limit int64, r io.Reader) (int64, error) {
+	n, err := copySparse(w, off, limit, r)
+	if err != nil {
+		return n, fmt.Errorf("sparse: %w", err)
+	}
+	return n, nil
+}
+
+// copySparse is CopySparse without the package prefix on its errors.
+func copySparse(w io.WriterAt, off, limit int64, r io.Reader) (int64, error) {
 	buf := make([]byte, CopyBufferSize)
 	zero := make([]byte, BlockSize)
 	var total int64

@@ -522,3 +522,61 @@ func copyImageFile(p string, w io.WriterAt) (int64, error) {
 	defer img.Close()
 	return CopySparse(w, 0, 1<<40, img)
 }
+
+// TestCopyImage: CopyImage places raw, .zst and .img.tar.zst images at an
+// offset keeping holes, and rejects images larger than the limit (before
+// copying when the size is known, after reading otherwise) and missing
+// files, with errors naming the file.
+func TestCopyImage(t *testing.T) {
+	dir := t.TempDir()
+	data := make([]byte, 3*BlockSize)
+	copy(data[BlockSize:], "data in the middle block")
+	raw := filepath.Join(dir, "a.img")
+	if err := os.WriteFile(raw, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var zbuf bytes.Buffer
+	enc, err := zstd.NewWriter(&zbuf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc.Write(data)
+	enc.Close()
+	zpath := filepath.Join(dir, "a.img.zst")
+	if err := os.WriteFile(zpath, zbuf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{raw, zpath} {
+		out, err := os.Create(filepath.Join(dir, "out"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		const off = 2 * BlockSize
+		if err := CopyImage(out, off, int64(len(data)), path); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		got, _ := io.ReadAll(out)
+		out.Close()
+		if want := append(make([]byte, off), data[:2*BlockSize]...); !bytes.Equal(got, want) {
+			t.Errorf("%s: output of %d bytes differs (trailing zero block must stay a hole)", path, len(got))
+		}
+	}
+	for _, tc := range []struct{ name, path, want string }{
+		{"raw too large", raw, "sparse: " + raw + ": image larger than its destination: image is 12288 bytes, destination 8192 bytes"},
+		{"zst too large", zpath, "sparse: copying " + zpath + ": image larger than its destination: image is 12288 bytes, destination 8192 bytes"},
+		{"missing", filepath.Join(dir, "nope.img"), "sparse: open " + filepath.Join(dir, "nope.img") + ": no such file or directory"},
+	} {
+		out, err := os.Create(filepath.Join(dir, "out2"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = CopyImage(out, 0, 2*BlockSize, tc.path)
+		out.Close()
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
+		if strings.Contains(tc.name, "large") && !errors.Is(err, ErrTooLarge) {
+			t.Errorf("%s: %v does not wrap ErrTooLarge", tc.name, err)
+		}
+	}
+}

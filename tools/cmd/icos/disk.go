@@ -22,7 +22,7 @@ func init() {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "partitions", Required: true, Usage: "partition table `FILE` (name,start,size,type,uuid[,comment] rows)"},
 			&cli.StringFlag{Name: "output", Required: true, Usage: "disk image `FILE` to write; a name ending in .tar.zst packs it as disk.img in a sparse tar (+ .sha256), .zst compresses it"},
-			&cli.StringFlag{Name: "size", Usage: "final disk `SIZE` with unit (s, B, K, M, G, T), e.g. 50G; default: the last partition's end plus 1 MiB"},
+			&cli.StringFlag{Name: "size", Usage: "final disk `SIZE`: " + sizeUsage + ", e.g. 50G; default: the last partition's end plus 1 MiB"},
 			&cli.StringFlag{Name: "disk-guid", Usage: "disk `GUID`; default: derived from the table content (never random)"},
 			&cli.StringSliceFlag{Name: "image", Usage: "partition image `NAME=FILE` (FILE may end in .zst); repeatable"},
 		},
@@ -32,10 +32,10 @@ func init() {
 
 func runDisk(c *cli.Context) error {
 	var size int64
-	if s := c.String("size"); s != "" {
-		v, err := gpt.ParseSize(s)
+	if c.String("size") != "" {
+		v, err := sizeFlag(c, "size")
 		if err != nil {
-			return fmt.Errorf("--size: %w", err)
+			return err
 		}
 		size = v
 	}
@@ -45,7 +45,7 @@ func runDisk(c *cli.Context) error {
 	}
 	in, err := os.Open(c.String("partitions"))
 	if err != nil {
-		return err
+		return fmt.Errorf("--partitions: %w", err)
 	}
 	spec, err := gpt.Parse(in, c.String("partitions"))
 	in.Close()

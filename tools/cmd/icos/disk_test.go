@@ -26,11 +26,11 @@ func TestDiskCommand(t *testing.T) {
 	}{
 		{"ok", []string{"--partitions", csv, "--output", out, "--size", "1G", "--image", "esp=" + img}, "", 1 << 30},
 		{"default size", []string{"--partitions", csv, "--output", out, "--disk-guid", "5A3A3E6B-0D5C-4E8E-9B7E-6C2D1F0A9B11"}, "needs a disk size", 0},
-		{"bad size", []string{"--partitions", csv, "--output", out, "--size", "50"}, "disk: --size: size \"50\" has no unit", 0},
+		{"bad size", []string{"--partitions", csv, "--output", out, "--size", "50"}, "gpt: " + csv + ": disk size 50 is not a multiple of 512", 0},
 		{"bad image flag", []string{"--partitions", csv, "--output", out, "--size", "1G", "--image", "esp"}, `--image "esp": want NAME=FILE`, 0},
 		{"twice", []string{"--partitions", csv, "--output", out, "--size", "1G", "--image", "esp=a", "--image", "esp=b"}, "esp given twice", 0},
-		{"too small", []string{"--partitions", csv, "--output", out, "--size", "7M"}, "partitions.csv:3: A_root: ends at byte 7340032, past the last usable byte 7323136", 0},
-		{"no image", []string{"--partitions", csv, "--output", out, "--size", "1G", "--image", "A_root=" + filepath.Join(dir, "nope")}, "partition A_root: image: open", 0},
+		{"too small", []string{"--partitions", csv, "--output", out, "--size", "7M"}, "gpt: " + csv + ":3: A_root: ends at byte 7340032, past the last usable byte 7323136", 0},
+		{"no image", []string{"--partitions", csv, "--output", out, "--size", "1G", "--image", "A_root=" + filepath.Join(dir, "nope")}, "gpt: partition A_root: sparse: open " + filepath.Join(dir, "nope") + ": no such file", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -26,7 +26,7 @@ func init() {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "input", Required: true, Usage: "tar `FILE` to read, or - for standard input"},
 			&cli.StringFlag{Name: "output", Required: true, Usage: "image `FILE` to write"},
-			&cli.StringFlag{Name: "size", Required: true, Usage: "image `SIZE` in bytes or with a unit K, M, G, T (powers of 1024), e.g. 3G"},
+			&cli.StringFlag{Name: "size", Required: true, Usage: "image `SIZE`: " + sizeUsage + ", e.g. 3G"},
 			&cli.StringFlag{Name: "subdir", Usage: "make this `DIR` of the tar the filesystem root (e.g. boot)"},
 			&cli.StringSliceFlag{Name: "strip", Usage: "drop the contents of these `DIRS` (comma-separated or repeated); the directories stay as empty mount points"},
 			&cli.StringFlag{Name: "label", Usage: "volume `NAME` (at most 16 bytes)"},
@@ -43,9 +43,9 @@ func init() {
 }
 
 func runExt4(c *cli.Context) error {
-	size, err := ext4ParseSize(c.String("size"))
+	size, err := sizeFlag(c, "size")
 	if err != nil {
-		return fmt.Errorf("--size: %w", err)
+		return err
 	}
 	opt := ext4.Options{
 		Size:       size,
@@ -110,33 +110,6 @@ func runExt4(c *cli.Context) error {
 		return emptyTarError(c.String("input"), err)
 	}
 	return out.Commit()
-}
-
-// ext4ParseSize parses a byte count with an optional K, M, G or T suffix
-// (powers of 1024).
-func ext4ParseSize(s string) (int64, error) {
-	if strings.HasPrefix(s, "-") {
-		return 0, fmt.Errorf("negative size %q", s)
-	}
-	num, mult := s, int64(1)
-	switch {
-	case strings.HasSuffix(s, "K"):
-		mult = 1 << 10
-	case strings.HasSuffix(s, "M"):
-		mult = 1 << 20
-	case strings.HasSuffix(s, "G"):
-		mult = 1 << 30
-	case strings.HasSuffix(s, "T"):
-		mult = 1 << 40
-	}
-	if mult != 1 {
-		num = s[:len(s)-1]
-	}
-	v, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || v <= 0 || v > (1<<62)/mult {
-		return 0, fmt.Errorf("%q: want a positive byte count, optionally with K, M, G or T", s)
-	}
-	return v * mult, nil
 }
 
 // ext4ParseUUID parses a UUID in its 8-4-4-4-12 hex form.

@@ -6,7 +6,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/icos-build/icos/tools/gpt"
 	"github.com/icos-build/icos/tools/lvm"
 )
 
@@ -23,7 +22,7 @@ func init() {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "volumes", Required: true, Usage: "logical volume table `FILE` (name,start,size,uuid[,comment] rows)"},
 			&cli.StringFlag{Name: "output", Required: true, Usage: "PV image `FILE` to write"},
-			&cli.StringFlag{Name: "size", Required: true, Usage: "PV size with unit (s, B, K, M, G, T), e.g. 90G"},
+			&cli.StringFlag{Name: "size", Required: true, Usage: "PV `SIZE`: " + sizeUsage + ", e.g. 90G"},
 			&cli.StringFlag{Name: "vg-name", Required: true, Usage: "volume group `NAME`"},
 			&cli.StringFlag{Name: "vg-uuid", Required: true, Usage: "volume group `UUID` (32 characters, optionally grouped 6-4-4-4-4-4-6)"},
 			&cli.StringFlag{Name: "pv-uuid", Required: true, Usage: "physical volume `UUID` (32 characters, optionally grouped 6-4-4-4-4-4-6)"},
@@ -37,9 +36,9 @@ func init() {
 }
 
 func runLVM(c *cli.Context) error {
-	size, err := gpt.ParseSize(c.String("size"))
+	size, err := sizeFlag(c, "size")
 	if err != nil {
-		return fmt.Errorf("--size: %w", err)
+		return err
 	}
 	images, err := diskParseImages(c.StringSlice("image"))
 	if err != nil {
@@ -47,7 +46,7 @@ func runLVM(c *cli.Context) error {
 	}
 	in, err := os.Open(c.String("volumes"))
 	if err != nil {
-		return err
+		return fmt.Errorf("--volumes: %w", err)
 	}
 	vols, err := lvm.ParseVolumes(in, c.String("volumes"), lvm.DefaultExtentSize)
 	in.Close()

@@ -23,7 +23,8 @@ func TestLVMCommand(t *testing.T) {
 	}{
 		{"ok", []string{"--size", "64M", "--creation-time", "1700000000", "--creation-host", "builder"}, ""},
 		{"too small", []string{"--size", "9M"}, "lvm: line 3: A_boot: extents [1, 3) do not fit the 2 extents of a 9437184-byte PV"},
-		{"no size", []string{"--size", "64"}, "lvm: --size: size \"64\" has no unit"},
+		{"bytes", []string{"--size", "64"}, "lvm: PV size 64 is not a multiple of 512 of at least 5242880 bytes"},
+		{"bad size", []string{"--size", "64MB"}, `--size: size "64MB": decimal unit MB is not accepted`},
 		{"unknown image", []string{"--size", "64M", "--image", "B_boot=" + csv}, `image for "B_boot": no such logical volume`},
 	}
 	for _, tc := range tests {

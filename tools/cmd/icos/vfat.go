@@ -8,8 +8,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/icos-build/icos/tools/fat"
 	"github.com/icos-build/icos/tools/tarpath"
+	"github.com/icos-build/icos/tools/vfat"
 )
 
 func init() {
@@ -25,9 +25,9 @@ func init() {
 			"and tar times are ignored. Symlinks and device nodes are errors; hard links become copies.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Required: true, Usage: "image file to write"},
-			&cli.StringFlag{Name: "size", Required: true, Usage: "exact image size: bytes or a number with K, M, G or T (powers of 1024), a multiple of 512"},
+			&cli.StringFlag{Name: "size", Required: true, Usage: "exact image `SIZE`, a multiple of 512: " + sizeUsage},
 			&cli.IntFlag{Name: "fat", Usage: "force the FAT type: 12, 16 or 32 (default: by size, like mkfs.fat: FAT32 from 512 MiB)"},
-			&cli.StringFlag{Name: "cluster-size", Usage: "force the cluster size in bytes (power of two, 512..64K); the default follows mkfs.fat"},
+			&cli.StringFlag{Name: "cluster-size", Usage: "force the cluster `SIZE` (power of two, 512..64K, e.g. 4096 or 4K); the default follows mkfs.fat"},
 			&cli.StringFlag{Name: "label", Usage: "volume label, up to 11 upper-case characters (boot sector and root directory entry)"},
 			&cli.StringFlag{Name: "serial", Value: "0", Usage: "volume serial number (volume ID), decimal or 0x hex"},
 			&cli.Int64Flag{Name: "mtime", Usage: "every timestamp, in Unix seconds (before 1980 clamps to 1980-01-01 00:00:00)"},
@@ -39,14 +39,14 @@ func init() {
 }
 
 func vfatAction(c *cli.Context) error {
-	size, err := vfatParseSize(c.String("size"))
+	size, err := sizeFlag(c, "size")
 	if err != nil {
 		return err
 	}
 	var cluster int64
-	if s := c.String("cluster-size"); s != "" {
-		if cluster, err = vfatParseSize(s); err != nil {
-			return fmt.Errorf("--cluster-size: %w", err)
+	if c.String("cluster-size") != "" {
+		if cluster, err = sizeFlag(c, "cluster-size"); err != nil {
+			return err
 		}
 	}
 	serial, err := strconv.ParseUint(c.String("serial"), 0, 32)
@@ -57,20 +57,20 @@ func vfatAction(c *cli.Context) error {
 	if input != "" && len(files) > 0 {
 		return fmt.Errorf("give either --input or --file, not both (neither makes an empty filesystem)")
 	}
-	opts := fat.Options{
+	opts := vfat.Options{
 		Size:        size,
-		Type:        fat.Type(c.Int("fat")),
+		Type:        vfat.Type(c.Int("fat")),
 		ClusterSize: cluster,
 		Label:       c.String("label"),
 		Serial:      uint32(serial),
-		MTime:       c.Int64("mtime"),
+		ModTime:     c.Int64("mtime"),
 	}
 	out, err := createImage(c.String("output"), "")
 	if err != nil {
 		return err
 	}
 	defer out.Abort()
-	w, err := fat.NewWriter(out, opts)
+	w, err := vfat.NewWriter(out, opts)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func vfatAction(c *cli.Context) error {
 			return err
 		}
 		defer closeIn()
-		if err := fat.AddTar(w, r); err != nil {
+		if err := vfat.AddTar(w, r); err != nil {
 			return emptyTarError(input, fmt.Errorf("%s: %w", input, err))
 		}
 	}
@@ -96,7 +96,7 @@ func vfatAction(c *cli.Context) error {
 }
 
 // vfatAddFile adds one --file SRC:DST[:MODE].
-func vfatAddFile(w *fat.Writer, spec string) error {
+func vfatAddFile(w *vfat.Writer, spec string) error {
 	parts := strings.Split(spec, ":")
 	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
 		return fmt.Errorf("--file %q: want SRC:DST[:MODE]", spec)
@@ -126,34 +126,4 @@ func vfatAddFile(w *fat.Writer, spec string) error {
 		return fmt.Errorf("--file %q: %s is not a regular file", spec, parts[0])
 	}
 	return w.Create(dst, st.Size(), f, readOnly)
-}
-
-// vfatParseSize parses a byte count with an optional K, M, G or T suffix
-// (powers of 1024; "KiB", "MiB"... are accepted too).
-func vfatParseSize(s string) (int64, error) {
-	if strings.HasPrefix(strings.TrimSpace(s), "-") {
-		return 0, fmt.Errorf("negative size %q", s)
-	}
-	t := strings.TrimSuffix(strings.TrimSuffix(strings.ToUpper(strings.TrimSpace(s)), "IB"), "B")
-	shift := 0
-	if t != "" {
-		switch t[len(t)-1] {
-		case 'K':
-			shift = 10
-		case 'M':
-			shift = 20
-		case 'G':
-			shift = 30
-		case 'T':
-			shift = 40
-		}
-		if shift != 0 {
-			t = t[:len(t)-1]
-		}
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n < 0 || n > (1<<62)>>shift {
-		return 0, fmt.Errorf("size %q: want a byte count like 1048576, 100M or 2G", s)
-	}
-	return n << shift, nil
 }

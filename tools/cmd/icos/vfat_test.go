@@ -138,66 +138,64 @@ func TestVfatCommand(t *testing.T) {
 	}
 }
 
-func TestVfatParseSize(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want int64
-		ok   bool
-	}{
-		{"1048576", 1 << 20, true},
-		{"100M", 100 << 20, true},
-		{"100MiB", 100 << 20, true},
-		{"2G", 2 << 30, true},
-		{"512k", 512 << 10, true},
-		{"1T", 1 << 40, true},
-		{"", 0, false},
-		{"-1", 0, false},
-		{"1.5G", 0, false},
-		{"99999999999T", 0, false},
-	} {
-		got, err := vfatParseSize(tc.in)
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("vfatParseSize(%q) = %d, %v", tc.in, got, err)
-		}
-	}
-}
-
-// TestSizeMessages: size errors quote the whole argument and call a
-// negative size negative.
-func TestSizeMessages(t *testing.T) {
-	for _, tc := range []struct {
-		parse func(string) (int64, error)
-		in    string
-		want  string
-	}{
-		{ext4ParseSize, "-16M", `negative size "-16M"`},
-		{ext4ParseSize, "-1", `negative size "-1"`},
-		{ext4ParseSize, "12Q", `"12Q": want a positive byte count`},
-		{ext4ParseSize, "0M", `"0M": want a positive byte count`},
-		{vfatParseSize, "-16M", `negative size "-16M"`},
-		{vfatParseSize, "1.5G", `size "1.5G": want a byte count`},
-	} {
-		if _, err := tc.parse(tc.in); err == nil || err.Error() != tc.want && !strings.HasPrefix(err.Error(), tc.want) {
-			t.Errorf("%q: err = %v, want %q", tc.in, err, tc.want)
-		}
-	}
-	// Through the commands, with their flag prefixes.
+// TestSizeFlags: every flag taking a size reads it with package size (one
+// grammar: plain bytes, s, K..T, KiB..TiB) and names the flag in errors.
+func TestSizeFlags(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "img")
+	csv := filepath.Join(dir, "p.csv")
+	if err := os.WriteFile(csv, []byte("a,,1M,L,\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vcsv := filepath.Join(dir, "v.csv")
+	if err := os.WriteFile(vcsv, []byte("a,,1e,SIs20R-l6gh-2Rli-KAP0-ZO88-3Y4q-G9JPAm\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(dir, "in.tar")
+	vfatTar(t, in, &tar.Header{Name: "f", Typeflag: tar.TypeReg, Size: 5})
+	lvm := []string{"lvm", "--volumes", vcsv, "--output", out, "--vg-name", "vg",
+		"--vg-uuid", "Y9Tqbl-20VK-Yapy-Gax6-8Lzf-DcH2-tr2Ynq", "--pv-uuid", "ABCDEFghijklmnopqrstuvwxyz012345"}
 	for _, tc := range []struct {
-		args []string
-		want string
+		args     []string
+		wantErr  string
+		wantSize int64
 	}{
-		{[]string{"ext4", "--input", "-", "--output", out, "--size", "-16M"}, `ext4: --size: negative size "-16M"`},
-		{[]string{"disk", "--partitions", "p.csv", "--output", out, "--size", "-1"}, `disk: --size: negative size "-1"`},
-		{[]string{"vfat", "--output", out, "--size", "2T"}, "size 2199023255552 is larger than the FAT limit of 2199023255040 bytes"},
+		{[]string{"ext4", "--input", "-", "--output", out, "--size", "-16M"}, `--size: size "-16M": negative`, 0},
+		{[]string{"ext4", "--input", "-", "--output", out, "--size", "1.5G"}, `--size: size "1.5G": fractions are not allowed`, 0},
+		{[]string{"ext4", "--input", "-", "--output", out, "--size", "16MB"}, `--size: size "16MB": decimal unit MB is not accepted; write M or MiB`, 0},
+		{[]string{"disk", "--partitions", csv, "--output", out, "--size", "-1"}, `--size: size "-1": negative`, 0},
+		{[]string{"disk", "--partitions", csv, "--output", out, "--size", "1 M"}, `--size: size "1 M": contains a blank`, 0},
+		{[]string{"vfat", "--output", out, "--size", "1X"}, `--size: size "1X": unknown unit "X"`, 0},
+		{[]string{"vfat", "--output", out, "--size", "16M", "--cluster-size", "4KB"}, `--cluster-size: size "4KB": decimal unit KB`, 0},
+		{[]string{"vfat", "--output", out, "--size", "2T"}, "size 2199023255552 is larger than the FAT limit of 2199023255040 bytes", 0},
+		{append(lvm, "--size", ""), `--size: size "": empty`, 0},
+		{[]string{"disk", "--partitions", csv, "--output", out, "--size", "4194304"}, "", 4 << 20},
+		{[]string{"disk", "--partitions", csv, "--output", out, "--size", "8192s"}, "", 4 << 20},
+		{[]string{"disk", "--partitions", csv, "--output", out, "--size", "4MiB"}, "", 4 << 20},
+		{[]string{"vfat", "--output", out, "--size", "1m", "--cluster-size", "1024"}, "", 1 << 20},
+		{[]string{"vfat", "--output", out, "--size", "2048s"}, "", 1 << 20},
+		{[]string{"ext4", "--input", in, "--output", out, "--size", "16m"}, "", 16 << 20},
+		{[]string{"ext4", "--input", in, "--output", out, "--size", "16777216"}, "", 16 << 20},
+		{append(lvm, "--size", "6MiB"), "", 6 << 20},
 	} {
+		os.Remove(out)
 		err := newApp().Run(append([]string{"icos"}, tc.args...))
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("%v: err = %v, want it to contain %q", tc.args, err, tc.want)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%v: err = %v, want it to contain %q", tc.args, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%v: %v", tc.args, err)
+			continue
+		}
+		if st, err := os.Stat(out); err != nil || st.Size() != tc.wantSize {
+			t.Errorf("%v: output %v, %v; want %d bytes", tc.args, st, err, tc.wantSize)
 		}
 	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+	os.Remove(out)
+	if ents, _ := os.ReadDir(dir); len(ents) != 3 {
 		t.Errorf("left files behind: %v", ents)
 	}
 }

@@ -147,7 +147,7 @@ func TestZstInputExit(t *testing.T) {
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
 		t.Fatalf("exit: %v, want status 1; stderr:\n%s", err, stderr.String())
 	}
-	want := fmt.Sprintf("icos disk: gpt: partition A_root: copying %s: zst: offset ", bad[0])
+	want := fmt.Sprintf("icos disk: gpt: partition A_root: sparse: copying %s: zst: offset ", bad[0])
 	if !strings.HasPrefix(stderr.String(), want) {
 		t.Errorf("stderr %q, want it to start with %q", stderr.String(), want)
 	}

@@ -1,4 +1,4 @@
-package fat
+package vfat
 
 import (
 	"archive/tar"
@@ -15,7 +15,7 @@ import (
 // file whose mode has no owner write bit gets the read-only attribute.
 // Symlinks, device nodes, FIFOs and other types cannot be stored in FAT and
 // are errors naming the entry. Owners, modes and times of the tar are
-// otherwise ignored: every timestamp comes from Options.MTime.
+// otherwise ignored: every timestamp comes from Options.ModTime.
 func AddTar(w *Writer, r io.Reader) error {
 	tr := tar.NewReader(r)
 	for {
@@ -24,11 +24,11 @@ func AddTar(w *Writer, r io.Reader) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("fat: reading tar: %w", err)
+			return fmt.Errorf("vfat: reading tar: %w", err)
 		}
 		name, err := tarpath.Clean(h.Name)
 		if err != nil {
-			return fmt.Errorf("fat: tar entry: %w", err)
+			return fmt.Errorf("vfat: tar entry: %w", err)
 		}
 		readOnly := h.Mode&0o200 == 0
 		switch h.Typeflag {
@@ -44,11 +44,11 @@ func AddTar(w *Writer, r io.Reader) error {
 		case tar.TypeXGlobalHeader:
 			continue
 		case tar.TypeSymlink:
-			err = fmt.Errorf("fat: tar entry %q: symlinks (to %q) cannot be stored in FAT", h.Name, h.Linkname)
+			err = fmt.Errorf("vfat: tar entry %q: symlinks (to %q) cannot be stored in FAT", h.Name, h.Linkname)
 		case tar.TypeChar, tar.TypeBlock, tar.TypeFifo:
-			err = fmt.Errorf("fat: tar entry %q: device nodes and FIFOs cannot be stored in FAT", h.Name)
+			err = fmt.Errorf("vfat: tar entry %q: device nodes and FIFOs cannot be stored in FAT", h.Name)
 		default:
-			err = fmt.Errorf("fat: tar entry %q: unsupported type %q", h.Name, h.Typeflag)
+			err = fmt.Errorf("vfat: tar entry %q: unsupported type %q", h.Name, h.Typeflag)
 		}
 		if err != nil {
 			return err

@@ -1,4 +1,4 @@
-package fat
+package vfat
 
 import (
 	"bytes"
@@ -26,12 +26,12 @@ type Options struct {
 	Label string
 	// Serial is the volume serial number (volume ID).
 	Serial uint32
-	// MTime, in Unix seconds, is every timestamp of the volume (creation,
+	// ModTime, in Unix seconds, is every timestamp of the volume (creation,
 	// access and modification of every entry). DOS time starts at
 	// 1980-01-01 00:00:00 and ends at 2107-12-31 23:59:58: earlier or later
 	// times are clamped, and it has 2-second resolution (the odd second of
 	// creation times goes to the 10 ms field). Times are stored as UTC.
-	MTime int64
+	ModTime int64
 }
 
 // ErrNoSpace is wrapped by the error Close returns when the content does not
@@ -115,10 +115,10 @@ func NewWriter(dst io.WriterAt, o Options) (*Writer, error) {
 	}
 	if t, ok := dst.(interface{ Truncate(int64) error }); ok {
 		if err := t.Truncate(0); err != nil {
-			return nil, fmt.Errorf("fat: truncating output: %w", err)
+			return nil, fmt.Errorf("vfat: truncating output: %w", err)
 		}
 		if err := t.Truncate(o.Size); err != nil {
-			return nil, fmt.Errorf("fat: sizing output to %d bytes: %w", o.Size, err)
+			return nil, fmt.Errorf("vfat: sizing output to %d bytes: %w", o.Size, err)
 		}
 	}
 	w := &Writer{
@@ -126,7 +126,7 @@ func NewWriter(dst io.WriterAt, o Options) (*Writer, error) {
 		g:     g,
 		opts:  o,
 		label: label,
-		ts:    encodeTime(o.MTime),
+		ts:    encodeTime(o.ModTime),
 		root:  &node{dir: true, byKey: map[string]*node{}},
 		next:  2,
 	}
@@ -144,18 +144,18 @@ func volumeLabel(s string) ([11]byte, error) {
 		return l, nil
 	}
 	if len(s) > 11 {
-		return l, fmt.Errorf("fat: label %q is longer than 11 characters", s)
+		return l, fmt.Errorf("vfat: label %q is longer than 11 characters", s)
 	}
 	if s[0] == ' ' {
-		return l, fmt.Errorf("fat: label %q starts with a space", s)
+		return l, fmt.Errorf("vfat: label %q starts with a space", s)
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c >= 'a' && c <= 'z' {
-			return l, fmt.Errorf("fat: label %q has lower-case letters (labels are stored in upper case; use %q)", s, strings.ToUpper(s))
+			return l, fmt.Errorf("vfat: label %q has lower-case letters (labels are stored in upper case; use %q)", s, strings.ToUpper(s))
 		}
 		if c != ' ' && !isShortChar(c) {
-			return l, fmt.Errorf("fat: label %q: character %q is not allowed", s, c)
+			return l, fmt.Errorf("vfat: label %q: character %q is not allowed", s, c)
 		}
 	}
 	copy(l[:], s+strings.Repeat(" ", 11-len(s)))
@@ -171,7 +171,7 @@ func (w *Writer) lookup(p string, mkdir bool) (*node, error) {
 	}
 	for prefix, part := range tarpath.Prefixes(p) {
 		if !n.dir {
-			return nil, fmt.Errorf("fat: %q: %q is a file, not a directory", p, n.pathString())
+			return nil, fmt.Errorf("vfat: %q: %q is a file, not a directory", p, n.pathString())
 		}
 		c := n.byKey[foldKey(part)]
 		if c == nil {
@@ -183,7 +183,7 @@ func (w *Writer) lookup(p string, mkdir bool) (*node, error) {
 				return nil, err
 			}
 		} else if c.name != part {
-			return nil, fmt.Errorf("fat: %q: collides with %q (FAT names ignore case)", prefix, c.pathString())
+			return nil, fmt.Errorf("vfat: %q: collides with %q (FAT names ignore case)", prefix, c.pathString())
 		}
 		n = c
 	}
@@ -193,13 +193,13 @@ func (w *Writer) lookup(p string, mkdir bool) (*node, error) {
 // add creates a child of dir; p is its path, for messages.
 func (w *Writer) add(dir *node, p, name string, isDir bool) (*node, error) {
 	if err := checkLongName(name); err != nil {
-		return nil, fmt.Errorf("fat: %q: %w", p, err)
+		return nil, fmt.Errorf("vfat: %q: %w", p, err)
 	}
 	if c := dir.byKey[foldKey(name)]; c != nil {
 		if c.name == name {
-			return nil, fmt.Errorf("fat: %q: already exists", p)
+			return nil, fmt.Errorf("vfat: %q: already exists", p)
 		}
-		return nil, fmt.Errorf("fat: %q: collides with %q (FAT names ignore case)", p, c.pathString())
+		return nil, fmt.Errorf("vfat: %q: collides with %q (FAT names ignore case)", p, c.pathString())
 	}
 	c := &node{name: name, dir: isDir, parent: dir}
 	if isDir {
@@ -214,7 +214,7 @@ func (w *Writer) add(dir *node, p, name string, isDir bool) (*node, error) {
 // component.
 func (w *Writer) split(p string) (*node, string, error) {
 	if p == "" {
-		return nil, "", fmt.Errorf("fat: the root directory is not a file")
+		return nil, "", fmt.Errorf("vfat: the root directory is not a file")
 	}
 	parent, name := "", p
 	if i := strings.LastIndexByte(p, '/'); i >= 0 {
@@ -225,14 +225,14 @@ func (w *Writer) split(p string) (*node, string, error) {
 		return nil, "", err
 	}
 	if !dir.dir {
-		return nil, "", fmt.Errorf("fat: %q: %q is a file, not a directory", p, dir.pathString())
+		return nil, "", fmt.Errorf("vfat: %q: %q is a file, not a directory", p, dir.pathString())
 	}
 	return dir, name, nil
 }
 
 func (w *Writer) usable() error {
 	if w.closed {
-		return errors.New("fat: writer is closed")
+		return errors.New("vfat: writer is closed")
 	}
 	return w.err
 }
@@ -249,7 +249,7 @@ func (w *Writer) Mkdir(p string) error {
 		return err
 	}
 	if !n.dir {
-		return fmt.Errorf("fat: %q: exists and is a file", p)
+		return fmt.Errorf("vfat: %q: exists and is a file", p)
 	}
 	return nil
 }
@@ -284,13 +284,13 @@ func (w *Writer) Link(p, target string, readOnly bool) error {
 		return err
 	}
 	if t == nil || t.dir {
-		return fmt.Errorf("fat: hard link %q: target %q is not a file added before it", p, target)
+		return fmt.Errorf("vfat: hard link %q: target %q is not a file added before it", p, target)
 	}
 	var src io.Reader
 	if t.data.n > 0 && !w.full {
 		ra, ok := w.dst.(io.ReaderAt)
 		if !ok {
-			return fmt.Errorf("fat: hard link %q: the output cannot be read back to copy %q", p, target)
+			return fmt.Errorf("vfat: hard link %q: the output cannot be read back to copy %q", p, target)
 		}
 		src = io.NewSectionReader(ra, w.g.ClusterOffset(t.data.start), t.size)
 	}
@@ -303,7 +303,7 @@ func (w *Writer) newFile(p string, size int64, readOnly bool) (*node, error) {
 		return nil, err
 	}
 	if size < 0 || size > 0xFFFFFFFF {
-		return nil, fmt.Errorf("fat: %q: size %d is over the FAT file size limit of 4 GiB - 1", p, size)
+		return nil, fmt.Errorf("vfat: %q: size %d is over the FAT file size limit of 4 GiB - 1", p, size)
 	}
 	dir, name, err := w.split(p)
 	if err != nil {
@@ -346,12 +346,12 @@ func (w *Writer) copyData(n *node, r io.Reader) error {
 		b := w.buf[:min(int64(len(w.buf)), left)]
 		if got, err := io.ReadFull(r, b); err != nil {
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
-				return fmt.Errorf("fat: %q: data ends after %d of %d bytes", n.pathString(), n.size-left+int64(got), n.size)
+				return fmt.Errorf("vfat: %q: data ends after %d of %d bytes", n.pathString(), n.size-left+int64(got), n.size)
 			}
-			return fmt.Errorf("fat: %q: reading data: %w", n.pathString(), err)
+			return fmt.Errorf("vfat: %q: reading data: %w", n.pathString(), err)
 		}
 		if err := w.writeSparse(b, off); err != nil {
-			return fmt.Errorf("fat: %q: %w", n.pathString(), err)
+			return fmt.Errorf("vfat: %q: %w", n.pathString(), err)
 		}
 		off += int64(len(b))
 		left -= int64(len(b))
@@ -434,7 +434,7 @@ func assignShortNames(d *node) error {
 	for _, c := range rest {
 		s, err := t.generate(c.name)
 		if err != nil {
-			return fmt.Errorf("fat: %q: %w", c.pathString(), err)
+			return fmt.Errorf("vfat: %q: %w", c.pathString(), err)
 		}
 		c.short, c.lfn = s, true
 	}
@@ -459,11 +459,11 @@ func (w *Writer) Close() error {
 		}
 		counts[i] = w.entryCount(d)
 		if counts[i] > 65536 {
-			return fmt.Errorf("fat: directory %q needs %d entries, FAT allows 65536", "/"+d.pathString(), counts[i])
+			return fmt.Errorf("vfat: directory %q needs %d entries, FAT allows 65536", "/"+d.pathString(), counts[i])
 		}
 		if d == w.root && w.g.Type != FAT32 {
 			if counts[i] > int(w.g.RootEntries) {
-				return fmt.Errorf("fat: the root directory needs %d entries but the FAT%d root holds %d (long names take one entry per 13 characters)",
+				return fmt.Errorf("vfat: the root directory needs %d entries but the FAT%d root holds %d (long names take one entry per 13 characters)",
 					counts[i], w.g.Type, w.g.RootEntries)
 			}
 			continue
@@ -471,7 +471,7 @@ func (w *Writer) Close() error {
 		dirClust += uint64(max((int64(counts[i])*direntSize+cb-1)/cb, 1))
 	}
 	if need := w.fileClust + dirClust; w.full || need > uint64(w.g.Clusters) {
-		return fmt.Errorf("fat: %w: it needs %d bytes (%d clusters of %d bytes: %d for file data, %d for directories) "+
+		return fmt.Errorf("vfat: %w: it needs %d bytes (%d clusters of %d bytes: %d for file data, %d for directories) "+
 			"but the %d-byte FAT%d image has room for %d bytes (%d clusters)",
 			ErrNoSpace, need*uint64(cb), need, cb, w.fileClust, dirClust, w.opts.Size, w.g.Type, w.g.DataBytes(), w.g.Clusters)
 	}
@@ -546,7 +546,7 @@ func (w *Writer) writeDir(d *node, count int) error {
 		put(e)
 	}
 	if _, err := w.dst.WriteAt(b, off); err != nil {
-		return fmt.Errorf("fat: writing directory %q: %w", "/"+d.pathString(), err)
+		return fmt.Errorf("vfat: writing directory %q: %w", "/"+d.pathString(), err)
 	}
 	return nil
 }
@@ -587,7 +587,7 @@ func (w *Writer) writeFATs() error {
 		enc.fill(c, off)
 		for i := 0; i < numFATs; i++ {
 			if err := w.writeSparse(c, int64(w.g.FATStart(i))*sectorSize+off); err != nil {
-				return fmt.Errorf("fat: writing FAT %d: %w", i+1, err)
+				return fmt.Errorf("vfat: writing FAT %d: %w", i+1, err)
 			}
 		}
 	}
@@ -611,7 +611,7 @@ func (w *Writer) writeBoot() error {
 	for _, s := range []int64{0, fsinfoSector, backupSector, backupSector + fsinfoSector} {
 		if b, ok := sectors[s]; ok {
 			if _, err := w.dst.WriteAt(b, s*sectorSize); err != nil {
-				return fmt.Errorf("fat: writing boot sector %d: %w", s, err)
+				return fmt.Errorf("vfat: writing boot sector %d: %w", s, err)
 			}
 		}
 	}

@@ -1,4 +1,4 @@
-package fat
+package vfat
 
 import (
 	"bytes"
@@ -40,7 +40,7 @@ func TestDeterminismHelper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, _ := build(t, os.TempDir(), Options{Size: 40 << 20, Label: "DET", Serial: 7, MTime: 1234567890}, tarball)
+	img, _ := build(t, os.TempDir(), Options{Size: 40 << 20, Label: "DET", Serial: 7, ModTime: 1234567890}, tarball)
 	if err := os.Rename(img, args.Out); err != nil {
 		t.Fatal(err)
 	}

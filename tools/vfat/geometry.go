@@ -1,4 +1,4 @@
-package fat
+package vfat
 
 import (
 	"fmt"
@@ -190,22 +190,22 @@ func roundUp(x, m uint32) uint32 { return (x + m - 1) / m * m }
 // volume of the requested type is an error.
 func Plan(o Options) (Geometry, error) {
 	if o.Size <= 0 || o.Size%sectorSize != 0 {
-		return Geometry{}, fmt.Errorf("fat: size %d is not a positive multiple of %d bytes", o.Size, sectorSize)
+		return Geometry{}, fmt.Errorf("vfat: size %d is not a positive multiple of %d bytes", o.Size, sectorSize)
 	}
 	if o.Size/sectorSize > 0xFFFFFFFF {
-		return Geometry{}, fmt.Errorf("fat: size %d is larger than the FAT limit of %d bytes (2^32-1 sectors of %d bytes)", o.Size, int64(0xFFFFFFFF)*sectorSize, sectorSize)
+		return Geometry{}, fmt.Errorf("vfat: size %d is larger than the FAT limit of %d bytes (2^32-1 sectors of %d bytes)", o.Size, int64(0xFFFFFFFF)*sectorSize, sectorSize)
 	}
 	total := uint32(o.Size / sectorSize)
 	switch o.Type {
 	case Auto, FAT12, FAT16, FAT32:
 	default:
-		return Geometry{}, fmt.Errorf("fat: unknown FAT type %d (want 12, 16 or 32)", o.Type)
+		return Geometry{}, fmt.Errorf("vfat: unknown FAT type %d (want 12, 16 or 32)", o.Type)
 	}
 	var spcs []uint32
 	if o.ClusterSize != 0 {
 		c := o.ClusterSize
 		if c < sectorSize || c > 128*sectorSize || c&(c-1) != 0 {
-			return Geometry{}, fmt.Errorf("fat: cluster size %d is not a power of two between 512 and 65536", c)
+			return Geometry{}, fmt.Errorf("vfat: cluster size %d is not a power of two between 512 and 65536", c)
 		}
 		spcs = []uint32{uint32(c / sectorSize)}
 	}
@@ -249,7 +249,7 @@ func Plan(o Options) (Geometry, error) {
 	if o.ClusterSize != 0 {
 		what += fmt.Sprintf(" with %d-byte clusters", o.ClusterSize)
 	}
-	return Geometry{}, fmt.Errorf("fat: %d bytes cannot hold %s (cluster counts: FAT12 < %d <= FAT16 < %d <= FAT32)",
+	return Geometry{}, fmt.Errorf("vfat: %d bytes cannot hold %s (cluster counts: FAT12 < %d <= FAT16 < %d <= FAT32)",
 		o.Size, what, maxClusters12+1, maxClusters16+1)
 }
 

@@ -1,4 +1,4 @@
-package fat
+package vfat
 
 import (
 	"archive/tar"
@@ -247,7 +247,7 @@ func checkRaw(t *testing.T, img string, g Geometry, o Options) {
 			t.Errorf("FSInfo next-free hint %d is not the last allocated cluster", next)
 		}
 	}
-	ts := encodeTime(o.MTime)
+	ts := encodeTime(o.ModTime)
 	checkTimes := func(where string, e rawEntry) {
 		le := binary.LittleEndian
 		if e.attr == attrLFN {
@@ -326,12 +326,12 @@ func TestImages(t *testing.T) {
 		{"1MiB", Options{Size: 1 << 20}, FAT12},
 		{"8MiB", Options{Size: 8 << 20, Label: "EFI SYSTEM"}, FAT12},
 		{"9MiB", Options{Size: 9 << 20}, FAT16},
-		{"100MiB-esp", Options{Size: 100 << 20, Label: "ESP", Serial: 0x12345678, MTime: 1700000001}, FAT16},
+		{"100MiB-esp", Options{Size: 100 << 20, Label: "ESP", Serial: 0x12345678, ModTime: 1700000001}, FAT16},
 		{"50MiB-config-fat32", Options{Size: 50 << 20, Type: FAT32, Label: "CONFIG", Serial: 0xCAFEF00D}, FAT32},
-		{"600MiB", Options{Size: 600 << 20, MTime: 4102444800}, FAT32},
+		{"600MiB", Options{Size: 600 << 20, ModTime: 4102444800}, FAT32},
 		{"2GiB", Options{Size: 2 << 30, Label: "BIG"}, FAT32},
 		{"prime-sector-count", Options{Size: 4099 * 512}, FAT12},
-		{"odd-MiB-fraction", Options{Size: 77<<20 + 3*512, MTime: 1 << 40}, FAT16},
+		{"odd-MiB-fraction", Options{Size: 77<<20 + 3*512, ModTime: 1 << 40}, FAT16},
 	}
 	// Exact cluster-count boundaries with 512-byte clusters.
 	for _, b := range []struct {

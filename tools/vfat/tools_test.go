@@ -1,4 +1,4 @@
-package fat
+package vfat
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-// Package fat writes FAT12, FAT16 and FAT32 filesystem images with VFAT long
+// Package vfat writes FAT12, FAT16 and FAT32 filesystem images with VFAT long
 // file names, deterministically and in one streaming pass.
 //
 // The on-disk format follows Microsoft's "FAT: General Overview of On-Disk
@@ -42,7 +42,7 @@
 // # Metadata
 //
 // Every timestamp (creation, access, modification, of every entry) is
-// Options.MTime, stored as UTC wall-clock time and clamped to the DOS range
+// Options.ModTime, stored as UTC wall-clock time and clamped to the DOS range
 // 1980-01-01 00:00:00 .. 2107-12-31 23:59:58 (so 0, the default, becomes
 // 1980-01-01). The volume serial and label come from Options; the label is
 // written to the boot sector and as a volume-label entry of the root. Files
@@ -50,4 +50,4 @@
 // (AddTar: when the mode has no owner write bit). Owners and other mode
 // bits have no FAT equivalent and are dropped. FAT has no links: AddTar
 // copies hard links and rejects symlinks and device nodes.
-package fat
+package vfat
