@@ -47,7 +47,7 @@ icos_ext4 = rule(
         "label_name": attr.string(doc = "Volume label."),
         "uuid": attr.string(doc = "Filesystem UUID (default: derived from the label and size)."),
         "hash_seed": attr.string(doc = "Directory hash seed UUID (default: derived from the label and size)."),
-        "mtime": attr.int(doc = "Clamp every timestamp to this Unix time (SOURCE_DATE_EPOCH).", default = 0),
+        "mtime": attr.int(doc = "Every timestamp in the image (SOURCE_DATE_EPOCH).", default = 0),
         "file_contexts": attr.label(doc = "SELinux file_contexts: label every inode.", allow_single_file = True),
     },
     toolchains = [ICOS_TOOLCHAIN],

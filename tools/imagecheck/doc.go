@@ -13,7 +13,7 @@
 //	{
 //	  "name": "guestos prod",
 //	  "disk": {"archive": "ic-os/guestos/envs/prod/disk-img.tar.zst", "entry": "disk.img",
-//	           "size": 53687091200, "max_allocated": 26843545600},
+//	           "size": "50G", "max_allocated": "25G"},
 //	  "partitions": [
 //	    {"name": "esp", "kind": "vfat"},
 //	    {"name": "A_root", "kind": "ext4"},
@@ -44,8 +44,9 @@
 // disk: the archive and the archive's ".sha256" file beside it must agree
 // (sha256sum -c), the archive must pass zstd -t, and GNU tar must unpack
 // the entry from it. The entry must be exactly size bytes long and allocate
-// fewer than max_allocated bytes (it is sparse), and sgdisk -v must find no
-// problems in its GPT.
+// fewer than max_allocated bytes (default: half its size; it is sparse), and
+// sgdisk -v must find no problems in its GPT. Sizes are numbers of bytes or
+// strings in the size grammar of package size ("50G", "64MiB").
 //
 // partitions: the disk's partitions (sfdisk -J), by name and in order, must
 // be exactly these. Each is cut out at its offsets and checked by kind:

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/icos-build/icos/tools/size"
 )
 
 // Spec is what one image must look like (see the package documentation for
@@ -22,10 +24,33 @@ type Spec struct {
 
 // Disk is the sparse disk archive and the disk image in it.
 type Disk struct {
-	Archive      string `json:"archive"`       // .tar.zst, with Archive+".sha256" beside it
-	Entry        string `json:"entry"`         // the disk image's name in the archive
-	Size         int64  `json:"size"`          // exact size of the disk image in bytes
-	MaxAllocated int64  `json:"max_allocated"` // the image allocates fewer bytes than this
+	Archive      string `json:"archive"`                 // .tar.zst, with Archive+".sha256" beside it
+	Entry        string `json:"entry"`                   // the disk image's name in the archive
+	Size         Bytes  `json:"size"`                    // exact size of the disk image
+	MaxAllocated Bytes  `json:"max_allocated,omitempty"` // the image allocates fewer bytes than this; 0: Size/2
+}
+
+// Bytes is a size in bytes, written in JSON as a number or as a string in
+// the size grammar of package size ("50G", "64MiB", "2048s").
+type Bytes int64
+
+// UnmarshalJSON reads a number or a size string.
+func (b *Bytes) UnmarshalJSON(data []byte) error {
+	var n int64
+	if err := json.Unmarshal(data, &n); err == nil {
+		*b = Bytes(n)
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return fmt.Errorf("size %s: want a number or a size string", data)
+	}
+	n, err := size.Parse(s)
+	if err != nil {
+		return err
+	}
+	*b = Bytes(n)
+	return nil
 }
 
 // Partition kinds.
@@ -111,8 +136,8 @@ func (s *Spec) Validate() error {
 	if s.Disk.Archive == "" || s.Disk.Entry == "" {
 		bad("disk: archive and entry are required")
 	}
-	if s.Disk.Size <= 0 || s.Disk.MaxAllocated <= 0 {
-		bad("disk: size and max_allocated must be positive")
+	if s.Disk.Size <= 0 || s.Disk.MaxAllocated < 0 {
+		bad("disk: size must be positive, max_allocated not negative")
 	}
 	if len(s.Partitions) == 0 {
 		bad("no partitions")

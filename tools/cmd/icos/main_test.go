@@ -35,8 +35,8 @@ func TestErrorPrefix(t *testing.T) {
 		{[]string{"oci", "from-tar", "-i", img, "-o", layout}, "icos oci from-tar: " + layout + " exists and is not empty"},
 		{[]string{"tar", "normalize", "-i", empty, "-o", out}, "icos tar normalize: " + empty + ": empty input, not a tar"},
 		{[]string{"ext4", "--input", empty, "--output", out, "--size", "8M"}, "icos ext4: " + empty + ": empty input, not a tar"},
-		{[]string{"disk", "--partitions", img, "--output", out, "--size", "50"}, "icos disk: --size: "},
-		{[]string{"lvm", "--volumes", img, "--output", out, "--size", "64", "--vg-name", "vg", "--vg-uuid", "u", "--pv-uuid", "u"}, "icos lvm: --size: "},
+		{[]string{"disk", "--partitions", img, "--output", out, "--size", "50X"}, "icos disk: --size: "},
+		{[]string{"lvm", "--volumes", img, "--output", out, "--size", "64X", "--vg-name", "vg", "--vg-uuid", "u", "--pv-uuid", "u"}, "icos lvm: --size: "},
 		{[]string{"vfat", "--output", out, "--size", "1M", "-i", empty, "--file", img + ":a"}, "icos vfat: give either --input or --file"},
 		{[]string{"base", "build", "--variant", "prod"}, "icos base build: give --os"},
 	} {
