@@ -1,23 +1,5 @@
 """icos_image_spec: the JSON spec that tools/imagecheck checks an image against."""
 
-_REF = "@ref:"
-
-def _resolve(value, paths):
-    """value with every "@ref:NAME" string replaced by the runfiles path of NAME."""
-    t = type(value)
-    if t == "string":
-        if value.startswith(_REF):
-            name = value[len(_REF):]
-            if name not in paths:
-                fail("spec refers to %r, which is not in refs" % name)
-            return paths[name]
-        return value
-    if t == "list":
-        return [_resolve(v, paths) for v in value]
-    if t == "dict":
-        return {k: _resolve(v, paths) for k, v in value.items()}
-    return value
-
 def _icos_image_spec_impl(ctx):
     paths = {}
     for target, name in ctx.attr.refs.items():
@@ -26,7 +8,14 @@ def _icos_image_spec_impl(ctx):
             fail("refs: %s must be one file" % target.label)
         paths[name] = files[0].short_path
     out = ctx.actions.declare_file(ctx.label.name + ".json")
-    ctx.actions.write(out, json.encode_indent(_resolve(json.decode(ctx.attr.spec), paths), indent = "  ") + "\n")
+    # Replace each quoted placeholder, closing quote included, so that
+    # "@ref:file1" never matches inside "@ref:file12".
+    text = json.encode_indent(json.decode(ctx.attr.spec), indent = "  ")
+    for name, path in paths.items():
+        text = text.replace(json.encode("@ref:" + name), json.encode(path))
+    if "\"@ref:" in text:
+        fail("spec refers to a name that is not in refs: " + text[text.index("\"@ref:"):].split(",")[0])
+    ctx.actions.write(out, text + "\n")
     return [DefaultInfo(files = depset([out]))]
 
 icos_image_spec = rule(

@@ -43,13 +43,27 @@ def partition_image_info(file, kind, size):
         compressed = file.basename.endswith(".zst") and not archive,
     )
 
-def _check_common(what, name, size, kind):
+def _entry(what, name, size, kind, start, uuid, comment, label, fs_size, contents, files, fat):
+    """The fields partitions and volumes share, checked."""
     if not name or "," in name or "\n" in name:
         fail("%s %r: name must be non-empty, without commas" % (what, name))
     if not size:
         fail("%s %s: size is required" % (what, name))
     if kind not in KINDS:
         fail("%s %s: kind %r is not one of %s" % (what, name, kind, ", ".join(KINDS)))
+    return dict(
+        name = name,
+        size = size,
+        kind = kind,
+        start = start,
+        uuid = uuid,
+        comment = comment,
+        label = label,
+        fs_size = fs_size or size,
+        contents = contents,
+        files = files,
+        fat = fat,
+    )
 
 def partition(
         name,
@@ -93,27 +107,13 @@ def partition(
     Returns:
       The partition, a dict.
     """
-    _check_common("partition", name, size, kind)
     if kind == "lvm" and not volumes:
         fail("partition %s: kind lvm needs volumes" % name)
     if volumes and kind != "lvm":
         fail("partition %s: volumes are only for kind lvm" % name)
-    return dict(
-        name = name,
-        size = size,
-        kind = kind,
-        type = type,
-        start = start,
-        uuid = uuid,
-        comment = comment,
-        label = label,
-        fs_size = fs_size or size,
-        contents = contents,
-        files = files,
-        fat = fat,
-        volumes = volumes,
-        lvm = lvm,
-    )
+    p = _entry("partition", name, size, kind, start, uuid, comment, label, fs_size, contents, files, fat)
+    p.update(type = type, volumes = volumes, lvm = lvm)
+    return p
 
 def volume(name, size, uuid, kind = "empty", start = "", comment = "", label = "", fs_size = "", contents = "", files = {}):
     """One logical volume of an LVM physical volume (see partition for the arguments).
@@ -133,24 +133,11 @@ def volume(name, size, uuid, kind = "empty", start = "", comment = "", label = "
     Returns:
       The volume, a dict.
     """
-    _check_common("volume", name, size, kind)
     if kind == "lvm":
         fail("volume %s: kind lvm cannot nest" % name)
     if not uuid:
         fail("volume %s: uuid is required (LVM has no derived volume UUIDs)" % name)
-    return dict(
-        name = name,
-        size = size,
-        kind = kind,
-        start = start,
-        uuid = uuid,
-        comment = comment,
-        label = label,
-        fs_size = fs_size or size,
-        contents = contents,
-        files = files,
-        fat = 0,
-    )
+    return _entry("volume", name, size, kind, start, uuid, comment, label, fs_size, contents, files, 0)
 
 def partitions_csv(partitions):
     """The partitions.csv text of a partition list (icos disk's format).
