@@ -346,6 +346,27 @@ func TestCheck(t *testing.T) {
 				"update archive update-img.tar.zst: entry boot.img not checked: no partition A_boot cut out of the disk"},
 		},
 		{
+			// Bazel hands a test its inputs as symbolic links (runfiles),
+			// which some tools (zstd) refuse unless told the real file.
+			name: "outputs are symlinks",
+			after: func(t *testing.T, dir string) {
+				real := t.TempDir()
+				ents, err := os.ReadDir(dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, e := range ents {
+					from, to := filepath.Join(dir, e.Name()), filepath.Join(real, e.Name())
+					if err := os.Rename(from, to); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.Symlink(to, from); err != nil {
+						t.Fatal(err)
+					}
+				}
+			},
+		},
+		{
 			name: "wrong sha256",
 			after: func(t *testing.T, dir string) {
 				p := filepath.Join(dir, "disk-img.tar.zst.sha256")
