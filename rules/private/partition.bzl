@@ -139,6 +139,13 @@ def volume(name, size, uuid, kind = "empty", start = "", comment = "", label = "
         fail("volume %s: uuid is required (LVM has no derived volume UUIDs)" % name)
     return _entry("volume", name, size, kind, start, uuid, comment, label, fs_size, contents, files, 0)
 
+def _csv(rows, columns):
+    """A table of icos disk / icos lvm: a header comment, then one row per entry."""
+    lines = ["# Generated from the partition list of the OS's config.bzl. Row: " + ",".join(columns)]
+    for r in rows:
+        lines.append(",".join([r[c] for c in columns]))
+    return "\n".join(lines) + "\n"
+
 def partitions_csv(partitions):
     """The partitions.csv text of a partition list (icos disk's format).
 
@@ -148,10 +155,7 @@ def partitions_csv(partitions):
     Returns:
       The file content.
     """
-    lines = ["# Generated from the partition list of the OS's config.bzl. Row: name,start,size,type,uuid,comment"]
-    for p in partitions:
-        lines.append(",".join([p["name"], p["start"], p["size"], p["type"], p["uuid"], p["comment"]]))
-    return "\n".join(lines) + "\n"
+    return _csv(partitions, ["name", "start", "size", "type", "uuid", "comment"])
 
 def volumes_csv(volumes):
     """The volumes.csv text of a volume list (icos lvm's format).
@@ -162,10 +166,7 @@ def volumes_csv(volumes):
     Returns:
       The file content.
     """
-    lines = ["# Generated from the partition list of the OS's config.bzl. Row: name,start,size,uuid,comment"]
-    for v in volumes:
-        lines.append(",".join([v["name"], v["start"], v["size"], v["uuid"], v["comment"]]))
-    return "\n".join(lines) + "\n"
+    return _csv(volumes, ["name", "start", "size", "uuid", "comment"])
 
 def _icos_table_impl(ctx):
     out = ctx.actions.declare_file(ctx.attr.out)

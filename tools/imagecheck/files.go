@@ -71,6 +71,21 @@ func (c *checker) scratch() string {
 	return f.Name()
 }
 
+// extract writes what a Debian tool reads from the filesystem image img
+// into a new scratch file and returns its name: on vfat the mtools command
+// mtools (program, options, then the ::path, to which "-i img" is added
+// before the path), on ext4 the debugfs request.
+func (c *checker) extract(img string, vfat bool, mtools []string, request string) (string, error) {
+	out := c.scratch()
+	if !vfat {
+		return out, c.debugfs(out, img, request)
+	}
+	last := len(mtools) - 1
+	args := append(append(append([]string{}, mtools[1:last]...), "-i", img), mtools[last])
+	_, err := c.read(out, mtools[0], args...)
+	return out, err
+}
+
 // file runs the checks of one file or directory.
 func (c *checker) file(f File) {
 	what := f.FS + ":" + f.Path + f.Dir
@@ -89,13 +104,7 @@ func (c *checker) file(f File) {
 	if f.Equals == nil && f.EqualsFile == "" && f.Contains == "" && f.Size == nil {
 		return
 	}
-	content := c.scratch()
-	var err error
-	if vfat {
-		_, err = c.read(content, "mtype", "-i", img, "::"+f.Path)
-	} else {
-		err = c.debugfs(content, img, fmt.Sprintf("cat %q", f.Path))
-	}
+	content, err := c.extract(img, vfat, []string{"mtype", "::" + f.Path}, fmt.Sprintf("cat %q", f.Path))
 	if err != nil {
 		c.fail(what, "%v", err)
 		return
@@ -224,13 +233,7 @@ func (c *checker) stat(what string, f File, img string) {
 
 // dir checks the names in a directory.
 func (c *checker) dir(what string, f File, img string, vfat bool) {
-	out := c.scratch()
-	var err error
-	if vfat {
-		_, err = c.read(out, "mdir", "-b", "-i", img, "::"+f.Dir)
-	} else {
-		err = c.debugfs(out, img, fmt.Sprintf("ls -p %q", f.Dir))
-	}
+	out, err := c.extract(img, vfat, []string{"mdir", "-b", "::" + f.Dir}, fmt.Sprintf("ls -p %q", f.Dir))
 	if err != nil {
 		c.fail(what, "%v", err)
 		return
