@@ -46,7 +46,7 @@ func Scan(r io.ReaderAt, size int64) ([]Segment, error) {
 	dataEnd := int64(-1) // with f: end of the region known to hold data
 	for off := int64(0); off < size; {
 		if f != nil && off >= dataEnd {
-			start, end, ok := nextData(f, off, size)
+			start, end, ok := NextData(f, off, size)
 			if !ok {
 				break // only holes (zeros) from off to size
 			}
@@ -80,11 +80,14 @@ func Scan(r io.ReaderAt, size int64) ([]Segment, error) {
 	return segs, nil
 }
 
-// nextData returns the next region at or after off that the filesystem may
-// hold data in, widened to whole blocks: [start, end) with start a multiple
-// of BlockSize. ok is false when only holes remain before size. A file
-// system without SEEK_DATA support yields the whole rest of the file.
-func nextData(f *os.File, off, size int64) (start, end int64, ok bool) {
+// NextData returns the next region at or after off, before size, that the
+// filesystem may hold data in (SEEK_DATA, SEEK_HOLE), widened to whole
+// blocks: [start, end) with start a multiple of BlockSize. Everything in
+// [off, start) reads as zeros. ok is false when only holes remain before
+// size. A file system without SEEK_DATA support yields the whole rest of
+// the file. Scan uses it; so does package verity, to hash holes without
+// reading them.
+func NextData(f *os.File, off, size int64) (start, end int64, ok bool) {
 	fd := int(f.Fd())
 	data, err := syscall.Seek(fd, off, 3) // SEEK_DATA
 	if errors.Is(err, syscall.ENXIO) {
