@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 )
@@ -18,4 +20,18 @@ func noArgs(action cli.ActionFunc) cli.ActionFunc {
 		}
 		return action(c)
 	}
+}
+
+// parseUUID parses a UUID in its 8-4-4-4-12 hex form (--uuid of icos ext4
+// and icos verity).
+func parseUUID(s string) ([16]byte, error) {
+	var u [16]byte
+	h := strings.ReplaceAll(s, "-", "")
+	if len(s) != 36 || len(h) != 32 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, fmt.Errorf("%q: want a UUID like 01234567-89ab-cdef-0123-456789abcdef", s)
+	}
+	if _, err := hex.Decode(u[:], []byte(h)); err != nil {
+		return u, fmt.Errorf("%q: %w", s, err)
+	}
+	return u, nil
 }

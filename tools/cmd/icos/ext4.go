@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -67,7 +66,7 @@ func runExt4(c *cli.Context) error {
 		dst  **[16]byte
 	}{{"uuid", &opt.UUID}, {"hash-seed", &opt.HashSeed}} {
 		if s := c.String(f.flag); s != "" {
-			u, err := ext4ParseUUID(s)
+			u, err := parseUUID(s)
 			if err != nil {
 				return fmt.Errorf("--%s: %w", f.flag, err)
 			}
@@ -110,17 +109,4 @@ func runExt4(c *cli.Context) error {
 		return emptyTarError(c.String("input"), err)
 	}
 	return out.Commit()
-}
-
-// ext4ParseUUID parses a UUID in its 8-4-4-4-12 hex form.
-func ext4ParseUUID(s string) ([16]byte, error) {
-	var u [16]byte
-	h := strings.ReplaceAll(s, "-", "")
-	if len(s) != 36 || len(h) != 32 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
-		return u, fmt.Errorf("%q: want a UUID like 01234567-89ab-cdef-0123-456789abcdef", s)
-	}
-	if _, err := hex.Decode(u[:], []byte(h)); err != nil {
-		return u, fmt.Errorf("%q: %w", s, err)
-	}
-	return u, nil
 }
