@@ -53,6 +53,8 @@ import (
 	"hash"
 	"io"
 	"os"
+	"runtime"
+	"sync"
 
 	"github.com/icos-build/icos/tools/sparse"
 )
@@ -74,6 +76,7 @@ const (
 	hashBits       = 7                      // log2(hashesPerBlock)
 	readChunk      = 1 << 20                // bytes read per ReadAt
 	writeChunk     = 64 * BlockSize         // bytes of one level written per WriteAt
+	maxHashers     = 8                      // goroutines hashing data blocks
 )
 
 // Options are the caller's choices for a hash tree.
@@ -220,16 +223,18 @@ func superblock(l layout, opts Options) []byte {
 
 // builder computes the tree level by level as digests arrive from below.
 type builder struct {
-	w      io.WriterAt
-	base   int64 // offset of the hash area in w
-	l      layout
-	salt   []byte
-	h      hash.Hash
-	sum    []byte
-	zero   [digestSize]byte // digest of an all-zero data block
-	levels []level
-	root   [digestSize]byte
-	rooted bool
+	w    io.WriterAt
+	base int64 // offset of the hash area in w
+	l    layout
+	salt []byte
+	h    hash.Hash
+	sum  []byte
+	zero [digestSize]byte // digest of an all-zero data block
+	// hashers hash the data blocks, one per goroutine (see digestBlocks).
+	hashers []hash.Hash
+	levels  []level
+	root    [digestSize]byte
+	rooted  bool
 }
 
 // level is a tree level being filled: complete blocks not yet written and,
@@ -246,6 +251,10 @@ var zeroBlock [BlockSize]byte
 func newBuilder(w io.WriterAt, base int64, l layout, salt []byte) *builder {
 	b := &builder{w: w, base: base, l: l, salt: salt, h: sha256.New(), sum: make([]byte, 0, digestSize)}
 	copy(b.zero[:], b.digest(zeroBlock[:]))
+	b.hashers = make([]hash.Hash, max(1, min(runtime.GOMAXPROCS(0), maxHashers)))
+	for i := range b.hashers {
+		b.hashers[i] = sha256.New()
+	}
 	b.levels = make([]level, len(l.start))
 	for i := range b.levels {
 		b.levels[i] = level{buf: make([]byte, 0, min(writeChunk, l.blocks[i]*BlockSize)), next: l.start[i]}
@@ -341,6 +350,8 @@ func (b *builder) finish() error {
 func (b *builder) hashData(data io.ReaderAt, size int64, copyTo io.WriterAt) error {
 	f, _ := data.(*os.File)
 	buf := make([]byte, readChunk)
+	sums := make([][digestSize]byte, readChunk/BlockSize)
+	zero := make([]bool, readChunk/BlockSize)
 	dataEnd := int64(-1) // with f: end of the region that may hold data
 	for off := int64(0); off < size; {
 		if f != nil && off >= dataEnd {
@@ -367,22 +378,19 @@ func (b *builder) hashData(data io.ReaderAt, size int64, copyTo io.WriterAt) err
 			}
 			return fmt.Errorf("verity: read data at offset %d: %w", off, err)
 		}
+		nb := len(chunk) / BlockSize
+		b.digestBlocks(chunk, sums[:nb], zero[:nb])
 		runStart := -1 // start in chunk of a run of non-zero blocks to copy
-		for i := 0; i < len(chunk); i += BlockSize {
-			blk := chunk[i : i+BlockSize]
-			d := b.zero[:]
-			if zero := bytes.Equal(blk, zeroBlock[:]); !zero {
-				d = b.digest(blk)
-				if runStart < 0 {
-					runStart = i
-				}
-			} else if runStart >= 0 {
-				if err := copyRun(copyTo, chunk[runStart:i], off+int64(runStart)); err != nil {
+		for k := range nb {
+			if !zero[k] && runStart < 0 {
+				runStart = k * BlockSize
+			} else if zero[k] && runStart >= 0 {
+				if err := copyRun(copyTo, chunk[runStart:k*BlockSize], off+int64(runStart)); err != nil {
 					return err
 				}
 				runStart = -1
 			}
-			if err := b.push(0, d); err != nil {
+			if err := b.push(0, sums[k][:]); err != nil {
 				return err
 			}
 		}
@@ -394,6 +402,36 @@ func (b *builder) hashData(data io.ReaderAt, size int64, copyTo io.WriterAt) err
 		off += n
 	}
 	return nil
+}
+
+// digestBlocks sets sums[k] to the digest of block k of chunk and zero[k]
+// to whether that block is all zeros (its digest is then b.zero, not
+// recomputed). The blocks are split between the builder's hashers, one
+// goroutine each; the results do not depend on how.
+func (b *builder) digestBlocks(chunk []byte, sums [][digestSize]byte, zero []bool) {
+	n := len(sums)
+	per := (n + len(b.hashers) - 1) / len(b.hashers)
+	var wg sync.WaitGroup
+	for w, h := range b.hashers {
+		lo, hi := w*per, min(n, (w+1)*per)
+		if lo >= hi {
+			break
+		}
+		wg.Go(func() {
+			for k := lo; k < hi; k++ {
+				blk := chunk[k*BlockSize : (k+1)*BlockSize]
+				if zero[k] = bytes.Equal(blk, zeroBlock[:]); zero[k] {
+					sums[k] = b.zero
+					continue
+				}
+				h.Reset()
+				h.Write(b.salt)
+				h.Write(blk)
+				h.Sum(sums[k][:0])
+			}
+		})
+	}
+	wg.Wait()
 }
 
 // copyRun writes p to w at off, unless w is nil.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -261,6 +262,34 @@ func TestReaderAt(t *testing.T) {
 	}
 	if !bytes.Equal(fromFile[:len(b)], b) {
 		t.Errorf("data copy differs from the data")
+	}
+}
+
+// TestConcurrency checks that the output does not depend on how many
+// goroutines hash the data.
+func TestConcurrency(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data.img")
+	makeImage(t, path, 1000, []blockKind{random, random, zeros, pattern, random, hole}, 5)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	var outs []memWriter
+	var roots []string
+	for _, procs := range []int{1, 2, 3, maxHashers + 1} {
+		runtime.GOMAXPROCS(procs)
+		var w memWriter
+		root, err := Write(&w, 0, bytes.NewReader(b), int64(len(b)), Options{Salt: testSalt, UUID: testUUID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		outs, roots = append(outs, w), append(roots, root)
+	}
+	for i := 1; i < len(outs); i++ {
+		if roots[i] != roots[0] || !bytes.Equal(outs[i], outs[0]) {
+			t.Errorf("run %d differs from run 0: root %s vs %s", i, roots[i], roots[0])
+		}
 	}
 }
 
