@@ -31,12 +31,14 @@
 // superblock) and cryptsetup compute; the tests require byte equality with
 // `veritysetup format` and acceptance by `veritysetup verify`.
 //
-// The data is read once, in order; every level is built as the data
-// streams, so memory stays a few blocks per level whatever the size. The
-// hash tree of level i is written sequentially in its own region. Holes of
-// a sparse image file (SEEK_DATA/SEEK_HOLE, see sparse.NextData) and
-// all-zero blocks are not hashed: an all-zero block's digest depends only
-// on the salt and is computed once.
+// The data is read once, in order, 1 MiB at a time; every level is built
+// as the data streams, so memory stays small whatever the size (the read
+// buffer and at most 256 KiB of each level waiting to be written), and each
+// level is written sequentially in its own region. The blocks of each read
+// are hashed on up to GOMAXPROCS goroutines (at most 8); the output never
+// depends on how many. Holes of a sparse image file (SEEK_DATA/SEEK_HOLE,
+// see sparse.NextData) are not read and all-zero blocks are not hashed: an
+// all-zero block's digest depends only on the salt and is computed once.
 //
 // An empty salt is refused: dm-verity accepts one ("-"), but every IC-OS
 // image passes a fixed salt, and a salt flag left empty by mistake should
