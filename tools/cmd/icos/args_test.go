@@ -27,6 +27,7 @@ func TestExtraArguments(t *testing.T) {
 		"lvm":                 {"--volumes", in, "--output", out, "--size", "1G", "--vg-name", "vg", "--vg-uuid", "u", "--pv-uuid", "u"},
 		"oci from-tar":        {"-i", in, "-o", out},
 		"rootfs":              {"--empty", "--output", out},
+		"verity":              {"-i", in, "-o", out, "--salt", "ab", "--uuid", "u"},
 		"base build":          {"--lock", lock},
 		"base bump":           {"--context", dir, "--builder-lock", lock},
 		"base verify":         {"--lock", lock},
