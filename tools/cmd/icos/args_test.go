@@ -28,6 +28,7 @@ func TestExtraArguments(t *testing.T) {
 		"oci from-tar":        {"-i", in, "-o", out},
 		"rootfs":              {"--empty", "--output", out},
 		"verity":              {"-i", in, "-o", out, "--salt", "ab", "--uuid", "u"},
+		"grubenv":             {"-o", out, "--set", "a=1"},
 		"base build":          {"--lock", lock},
 		"base bump":           {"--context", dir, "--builder-lock", lock},
 		"base verify":         {"--lock", lock},

@@ -40,6 +40,8 @@ func TestErrorPrefix(t *testing.T) {
 		{[]string{"vfat", "--output", out, "--size", "1M", "-i", empty, "--file", img + ":a"}, "icos vfat: give either --input or --file"},
 		{[]string{"base", "build", "--variant", "prod"}, "icos base build: give --os"},
 		{[]string{"verity", "-i", img, "-o", out, "--salt", "ab", "--uuid", "6a8e2c5d-1f3b-4c7e-9a0d-2b4f6e8a1c3e"}, "icos verity: empty data"},
+		{[]string{"grubenv", "-o", out, "--set", "1a=x"}, `icos grubenv: variable name "1a": `},
+		{[]string{"grubenv", "-i", img, "--list"}, "icos grubenv: --input " + img + ": block is 0 bytes, want 1024"},
 	} {
 		t.Run(strings.Join(tc.args[:2], " "), func(t *testing.T) {
 			err := newApp().Run(append([]string{"icos"}, tc.args...))
