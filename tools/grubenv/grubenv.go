@@ -32,7 +32,8 @@
 //
 // So Decode accepts exactly the blocks Encode writes, and Encode(Decode(b))
 // returns b. A block written by Encode and then changed by grub-editenv set
-// or unset, or by GRUB's save_env, stays in this form.
+// or unset, or by GRUB's save_env, stays in this form as long as the names
+// they set are ones this package accepts.
 package grubenv
 
 import (
