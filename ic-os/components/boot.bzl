@@ -8,5 +8,5 @@ BOOT_COMPONENTS = {
 # Files of the grub partition: label -> name (icos_build's grub_files).
 GRUB_FILES = {
     "//ic-os/components:boot/grub.cfg": "grub.cfg",
-    "//ic-os/components:boot/grubenv": "grubenv",
+    "//ic-os/components:grubenv": "grubenv",
 }

@@ -201,22 +201,6 @@ func TestGrubEditenvCreate(t *testing.T) {
 	}
 }
 
-// TestCheckedInGrubenv: the grubenv checked in for the boot partition is
-// the block Encode writes for its variables.
-func TestCheckedInGrubenv(t *testing.T) {
-	want, err := os.ReadFile("../../ic-os/components/boot/grubenv")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := Encode([]Var{{"boot_alternative", "A"}, {"boot_cycle", "install"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("Encode:\n%q\nchecked-in ic-os/components/boot/grubenv:\n%q", got, want)
-	}
-}
-
 func TestEncodeErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name string
