@@ -5,17 +5,24 @@ lists and builds the image of every partition whose kind is not "empty"; see
 partition() in //rules/private:partition.bzl for the fields.
 """
 
-load("//ic-os/components:boot.bzl", "GRUB_FILES")
+load("//ic-os/components:boot.bzl", "ESP_FILES", "GRUB_FILES")
 load("//rules:defs.bzl", "partition", "volume")
 
 def _boot_partitions():
     """ESP and grub, first on every IC-OS disk."""
     return [
-        partition("esp", "100M", kind = "vfat", type = "U", label = "ESP", comment = "EFI system partition"),
-        partition("grub", "100M", kind = "vfat", label = "GRUB", files = GRUB_FILES, comment = "grub.cfg and grubenv"),
+        partition("esp", "100M", kind = "vfat", type = "U", label = "ESP", files = ESP_FILES, comment = "EFI system partition: shim and GRUB"),
+        partition("grub", "100M", kind = "vfat", label = "GRUB", contents = "grub", files = GRUB_FILES, comment = "grub.cfg, slots.cfg and grubenv"),
     ]
 
-def guestos_layout(config_size = "100M", boot_size = "1G", root_size = "10G", root_fs_size = "3G", var_size = "10G"):
+# The dm-verity salt and superblock UUID of GuestOS's root filesystem: fixed,
+# so the root hash depends on the filesystem alone.
+GUESTOS_ROOT_VERITY = {
+    "salt": "4a1f0c9e7b3d52a86e0f1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60",
+    "uuid": "3c1e8a52-6f0b-4d97-a2c4-8e5f1d7b9a03",
+}
+
+def guestos_layout(config_size = "100M", boot_size = "1G", root_size = "10G", root_fs_size = "3G", var_size = "10G", root_verity = {}):
     """The A/B layout of GuestOS and Boundary-GuestOS.
 
     A_var/B_var and the store (the rest of the disk) are made at first boot.
@@ -26,6 +33,7 @@ def guestos_layout(config_size = "100M", boot_size = "1G", root_size = "10G", ro
       root_size: size of A_root and B_root.
       root_fs_size: size of the root filesystem in A_root.
       var_size: size of A_var and B_var.
+      root_verity: partition()'s verity of A_root ({} for none).
 
     Returns:
       The partition list.
@@ -33,7 +41,7 @@ def guestos_layout(config_size = "100M", boot_size = "1G", root_size = "10G", ro
     return _boot_partitions() + [
         partition("config", config_size, kind = "ext4", label = "CONFIG", contents = "config", comment = "/boot/config"),
         partition("A_boot", boot_size, kind = "ext4", label = "BOOT", contents = "boot", comment = "/boot of system A"),
-        partition("A_root", root_size, kind = "ext4", label = "ROOT", contents = "root", fs_size = root_fs_size, comment = "/ of system A"),
+        partition("A_root", root_size, kind = "ext4", label = "ROOT", contents = "root", fs_size = root_fs_size, verity = root_verity, comment = "/ of system A"),
         partition("A_var", var_size, comment = "/var of system A (LUKS2 + ext4, made at first boot)"),
         partition("B_boot", boot_size, comment = "/boot of system B (written by upgrades)"),
         partition("B_root", root_size, comment = "/ of system B"),

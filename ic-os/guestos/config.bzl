@@ -1,11 +1,11 @@
 """What guestos is made of: the arguments of icos_build shared by its variants."""
 
-load("//ic-os:layouts.bzl", "guestos_layout")
+load("//ic-os:layouts.bzl", "GUESTOS_ROOT_VERITY", "guestos_layout")
 load("//ic-os/components:boot.bzl", "BOOT_COMPONENTS")
 
 GUESTOS = dict(
     os = "guestos",
-    partitions = guestos_layout(config_size = "100M"),
+    partitions = guestos_layout(config_size = "100M", root_verity = GUESTOS_ROOT_VERITY),
     disk_size = "50G",
     components = BOOT_COMPONENTS,
     rootfs = {"hostname": "guestos"},

@@ -79,7 +79,8 @@ def partition(
         files = {},
         fat = 0,
         volumes = [],
-        lvm = {}):
+        lvm = {},
+        verity = {}):
     """One GPT partition of a disk layout.
 
     Args:
@@ -95,24 +96,32 @@ def partition(
       label: filesystem label (ext4, vfat).
       fs_size: size of the filesystem when it is smaller than the partition
         (default: the partition size).
-      contents: ext4 only, which part of the OS tree fills it: "root" (/ without
+      contents: which part of the OS fills it. ext4: "root" (/ without
         /boot), "boot" (/boot without efi, grub, config; with version.txt),
-        "config" (/boot/config); empty: `files`.
+        "config" (/boot/config); vfat: "grub" (`files` plus slots.cfg, which
+        icos_build generates from the layout for grub.cfg: where /boot and /
+        of system A and B are); empty: `files` alone.
       files: files of the filesystem, label -> path (vfat; ext4 without contents).
         "{mode}" in a label becomes the variant ("prod" or "dev").
       fat: vfat only: force FAT 12, 16 or 32 (default: by size).
       volumes: lvm only: the `volume(...)` list of the physical volume.
       lvm: lvm only: icos_lvm attributes (vg_name, vg_uuid, pv_uuid, creation_host).
+      verity: ext4 only: {"salt": HEX, "uuid": UUID}: the dm-verity hash area
+        of the filesystem follows it in the partition (at offset fs_size,
+        which must leave room for it), and the root hash goes into
+        /boot/extra_boot_args of the same system (contents "root" only).
 
     Returns:
       The partition, a dict.
     """
+    if verity and (kind != "ext4" or sorted(verity.keys()) != ["salt", "uuid"]):
+        fail("partition %s: verity is for ext4 partitions and has exactly salt and uuid" % name)
     if kind == "lvm" and not volumes:
         fail("partition %s: kind lvm needs volumes" % name)
     if volumes and kind != "lvm":
         fail("partition %s: volumes are only for kind lvm" % name)
     p = _entry("partition", name, size, kind, start, uuid, comment, label, fs_size, contents, files, fat)
-    p.update(type = type, volumes = volumes, lvm = lvm)
+    p.update(type = type, volumes = volumes, lvm = lvm, verity = verity)
     return p
 
 def volume(name, size, uuid, kind = "empty", start = "", comment = "", label = "", fs_size = "", contents = "", files = {}):

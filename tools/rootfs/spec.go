@@ -75,10 +75,14 @@ type File struct {
 	Owner
 }
 
-// Symlink is a symbolic link; Target is kept verbatim.
+// Symlink is a symbolic link. Target is kept verbatim; with TargetOf
+// instead, the link points where the existing symlink TargetOf points
+// (one hop), written relative to the new link's directory: Debian's
+// /vmlinuz -> boot/vmlinuz-V becomes /boot/vmlinuz -> vmlinuz-V.
 type Symlink struct {
-	Path   string `json:"path"`
-	Target string `json:"target"`
+	Path     string `json:"path"`
+	Target   string `json:"target,omitempty"`
+	TargetOf string `json:"target_of,omitempty"`
 	Owner
 }
 
@@ -184,11 +188,15 @@ func (t *Tree) applySpec(s *Spec, baseDir string, modTime int64) error {
 	}
 	for i, l := range s.Symlinks {
 		p, err := imagePath(l.Path)
+		target := l.Target
 		if err == nil {
-			err = tarpath.CheckSymlink(p, l.Target)
+			target, err = t.symlinkTarget(p, l)
 		}
 		if err == nil {
-			err = t.put(p, &inode{typ: tar.TypeSymlink, mode: 0o777, uid: l.UID, gid: l.GID, linkname: l.Target, modTime: modTime})
+			err = tarpath.CheckSymlink(p, target)
+		}
+		if err == nil {
+			err = t.put(p, &inode{typ: tar.TypeSymlink, mode: 0o777, uid: l.UID, gid: l.GID, linkname: target, modTime: modTime})
 		}
 		if err != nil {
 			return fmt.Errorf("symlinks[%d] %q: %w", i, l.Path, err)
@@ -222,6 +230,34 @@ func (t *Tree) applySpec(s *Spec, baseDir string, modTime int64) error {
 		}
 	}
 	return nil
+}
+
+// symlinkTarget is the target of the link l at canonical path p: l.Target,
+// or the target of the symlink l.TargetOf made relative to p's directory.
+func (t *Tree) symlinkTarget(p string, l Symlink) (string, error) {
+	switch {
+	case (l.Target == "") == (l.TargetOf == ""):
+		return "", fmt.Errorf("give exactly one of target and target_of")
+	case l.Target != "":
+		return l.Target, nil
+	}
+	of, err := imagePath(l.TargetOf)
+	if err != nil {
+		return "", fmt.Errorf("target_of: %w", err)
+	}
+	n := t.lookup(of)
+	if n == nil || n.ino.typ != tar.TypeSymlink {
+		return "", fmt.Errorf("target_of %q: not a symlink in the image", l.TargetOf)
+	}
+	abs := n.ino.linkname
+	if !strings.HasPrefix(abs, "/") {
+		abs = path.Join("/", path.Dir(of), abs)
+	}
+	rel, err := filepath.Rel(path.Join("/", path.Dir(p)), path.Clean(abs))
+	if err != nil {
+		return "", fmt.Errorf("target_of %q: %w", l.TargetOf, err)
+	}
+	return filepath.ToSlash(rel), nil
 }
 
 // remove deletes every entry matching pattern (and what is below it).

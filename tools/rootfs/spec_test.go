@@ -42,10 +42,14 @@ func writeSpecFixture(t *testing.T, dir string) *Spec {
 	}
 	hn, hosts, resolv := "guestos", "127.0.0.1 localhost", "nameserver ::1\n"
 	return &Spec{
-		Remove:     []string{"/etc/motd", "etc/ssh/ssh_host_*"},
-		Dirs:       []Dir{{Path: "/var/lib/ic", Mode: 0o750, Owner: Owner{UID: 1000, GID: 1000}}},
-		Files:      []File{{Src: "components/setup.sh", Path: "/opt/ic/bin/setup.sh", Mode: 0o755}},
-		Symlinks:   []Symlink{{Path: "/etc/localtime", Target: "/usr/share/zoneinfo/UTC"}},
+		Remove: []string{"/etc/motd", "etc/ssh/ssh_host_*"},
+		Dirs:   []Dir{{Path: "/var/lib/ic", Mode: 0o750, Owner: Owner{UID: 1000, GID: 1000}}},
+		Files:  []File{{Src: "components/setup.sh", Path: "/opt/ic/bin/setup.sh", Mode: 0o755}},
+		Symlinks: []Symlink{
+			{Path: "/etc/localtime", Target: "/usr/share/zoneinfo/UTC"},
+			{Path: "/usr/libdir", TargetOf: "/lib"},
+			{Path: "/etc/ssh/resolv", TargetOf: "etc/resolv.conf"},
+		},
 		Groups:     []Group{{Name: "ic-node", GID: 1000}},
 		Users:      []User{{Name: "admin", UID: 1000, GID: 1000, Groups: []string{"sudo", "ic-node"}, Home: "/var/lib/admin", Shell: "/bin/bash", CreateHome: true}},
 		Passwords:  []Password{{User: "root", Hash: "$6$salt$hash"}},
@@ -85,6 +89,8 @@ func TestApplySpec(t *testing.T) {
 		"var/lib/ic/":         {tar.TypeDir, 0o750, 1000, 1000, ""},
 		"var/lib/admin/":      {tar.TypeDir, 0o755, 1000, 1000, ""},
 		"etc/localtime":       {tar.TypeSymlink, 0o777, 0, 0, "/usr/share/zoneinfo/UTC"},
+		"usr/libdir":          {tar.TypeSymlink, 0o777, 0, 0, "lib"},
+		"etc/ssh/resolv":      {tar.TypeSymlink, 0o777, 0, 0, "../../run/systemd/resolve/stub-resolv.conf"},
 		"etc/passwd":          {tar.TypeReg, 0o644, 0, 0, "root:x:0:0:root:/root:/bin/bash\nadmin:x:1000:1000::/var/lib/admin:/bin/bash\n"},
 		"etc/shadow":          {tar.TypeReg, 0o640, 0, 0, "root:$6$salt$hash:19000:0:99999:7:::\nadmin:!::0:99999:7:::\n"},
 		"etc/group":           {tar.TypeReg, 0o644, 0, 0, "root:x:0:\nsudo:x:27:admin\nshadow:x:42:\nic-node:x:1000:admin\n"},
@@ -151,6 +157,10 @@ func TestApplySpecErrors(t *testing.T) {
 		{"missing unit", Spec{Units: []string{"nope.service"}}, `units[0] "nope.service": unit file not found`},
 		{"static unit", Spec{Units: []string{"static.service"}}, `no [Install] section`},
 		{"bad remove pattern", Spec{Remove: []string{"["}}, `remove[0] "["`},
+		{"symlink without target", Spec{Symlinks: []Symlink{{Path: "/x"}}}, `symlinks[0] "/x": give exactly one of target and target_of`},
+		{"symlink with both targets", Spec{Symlinks: []Symlink{{Path: "/x", Target: "y", TargetOf: "/lib"}}}, `give exactly one`},
+		{"target_of a file", Spec{Symlinks: []Symlink{{Path: "/x", TargetOf: "/etc/motd"}}}, `symlinks[0] "/x": target_of "/etc/motd": not a symlink in the image`},
+		{"target_of missing", Spec{Symlinks: []Symlink{{Path: "/x", TargetOf: "/vmlinuz"}}}, `target_of "/vmlinuz": not a symlink`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
