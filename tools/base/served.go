@@ -3,6 +3,7 @@ package base
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,6 +36,16 @@ func newArchiveIndex(entries map[debKey]indexEntry) *ArchiveIndex {
 		sort.Slice(v, func(i, j int) bool { return CompareVersions(v[i], v[j]) < 0 })
 	}
 	return idx
+}
+
+// ReadArchiveIndex reads the stanzas of an uncompressed Packages index
+// (one or several concatenated) into an ArchiveIndex.
+func ReadArchiveIndex(r io.Reader) (*ArchiveIndex, error) {
+	e, err := parseIndex(r)
+	if err != nil {
+		return nil, fmt.Errorf("base: archive index: %w", err)
+	}
+	return newArchiveIndex(e), nil
 }
 
 // Listed is a package version the archive lists, with the path of its
