@@ -11,19 +11,25 @@ import (
 // debKey identifies a binary package version.
 type debKey struct{ name, version, arch string }
 
-// parseIndex reads apt Packages index stanzas and returns the SHA256 of
-// every (package, version, architecture) listed.
-func parseIndex(r io.Reader) (map[debKey]string, error) {
-	out := map[debKey]string{}
+// indexEntry is what a Packages index says about one package version.
+type indexEntry struct {
+	sha256   string // of the .deb
+	filename string // the .deb's path below the archive root, e.g. pool/main/a/apt/apt_2.6.1_amd64.deb
+}
+
+// parseIndex reads apt Packages index stanzas and returns the SHA256 and
+// Filename of every (package, version, architecture) listed.
+func parseIndex(r io.Reader) (map[debKey]indexEntry, error) {
+	out := map[debKey]indexEntry{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 1<<24)
 	var k debKey
-	var sum string
+	var e indexEntry
 	flush := func() {
-		if k.name != "" && sum != "" {
-			out[k] = sum
+		if k.name != "" && e.sha256 != "" {
+			out[k] = e
 		}
-		k, sum = debKey{}, ""
+		k, e = debKey{}, indexEntry{}
 	}
 	for sc.Scan() {
 		l := sc.Text()
@@ -39,7 +45,9 @@ func parseIndex(r io.Reader) (map[debKey]string, error) {
 		case strings.HasPrefix(l, "Architecture: "):
 			k.arch = strings.TrimSpace(l[len("Architecture: "):])
 		case strings.HasPrefix(l, "SHA256: "):
-			sum = strings.TrimSpace(l[len("SHA256: "):])
+			e.sha256 = strings.TrimSpace(l[len("SHA256: "):])
+		case strings.HasPrefix(l, "Filename: "):
+			e.filename = strings.TrimSpace(l[len("Filename: "):])
 		}
 	}
 	flush()
@@ -48,7 +56,7 @@ func parseIndex(r io.Reader) (map[debKey]string, error) {
 
 // parseInstalled reads `dpkg-query -W -f '${Package}\t${Version}\t${Architecture}\n'`
 // output and returns the packages with the .deb checksums from index.
-func parseInstalled(r io.Reader, index map[debKey]string) ([]Package, error) {
+func parseInstalled(r io.Reader, index map[debKey]indexEntry) ([]Package, error) {
 	var out []Package
 	sc := bufio.NewScanner(r)
 	for line := 1; sc.Scan(); line++ {
@@ -57,7 +65,7 @@ func parseInstalled(r io.Reader, index map[debKey]string) ([]Package, error) {
 			return nil, fmt.Errorf("installed package list line %d: %q", line, sc.Text())
 		}
 		p := Package{Name: fs[0], Version: fs[1], Architecture: fs[2]}
-		p.SHA256 = index[debKey{p.Name, p.Version, p.Architecture}]
+		p.SHA256 = index[debKey{p.Name, p.Version, p.Architecture}].sha256
 		if p.SHA256 == "" {
 			return nil, fmt.Errorf("package %s %s (%s) is installed but not in the archive's Packages index", p.Name, p.Version, p.Architecture)
 		}

@@ -51,11 +51,11 @@ type ImageRef struct {
 // Debian describes the package source (never the mirror's host, which is
 // taken from the building host's apt configuration).
 type Debian struct {
-	Suite        string   `json:"suite"`        // e.g. "bookworm"
-	Suites       []string `json:"suites"`       // suites enabled (suite, suite-updates, suite-security)
-	Components   []string `json:"components"`   // e.g. ["main"]
-	Architecture string   `json:"architecture"` // e.g. "amd64"
-	Variant      string   `json:"variant"`      // mmdebstrap variant the package set starts from
+	Suite        string   `json:"suite"`             // e.g. "bookworm"
+	Suites       []string `json:"suites"`            // suites enabled (suite, suite-updates, suite-security)
+	Components   []string `json:"components"`        // e.g. ["main"]
+	Architecture string   `json:"architecture"`      // e.g. "amd64"
+	Variant      string   `json:"variant,omitempty"` // mmdebstrap variant the package set starts from (base and builder locks; required there)
 }
 
 // Package is one installed Debian package.

@@ -3,6 +3,7 @@ package base
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,24 +18,57 @@ import (
 // locks that has happened to, before a build fails on it.
 
 // ArchiveIndex is what the archive lists now: every (package, version,
-// architecture) with its .deb checksum.
+// architecture) with its .deb checksum and pool path.
 type ArchiveIndex struct {
-	sums     map[debKey]string
-	versions map[string][]string // package name -> versions listed (sorted, unique)
+	entries  map[debKey]indexEntry
+	versions map[string][]string // package name -> versions listed (unique, in Debian order)
 }
 
-// newArchiveIndex returns the index of the checksums parseIndex read.
-func newArchiveIndex(sums map[debKey]string) *ArchiveIndex {
-	idx := &ArchiveIndex{sums: sums, versions: map[string][]string{}}
-	for k := range sums {
+// newArchiveIndex returns the index of the entries parseIndex read.
+func newArchiveIndex(entries map[debKey]indexEntry) *ArchiveIndex {
+	idx := &ArchiveIndex{entries: entries, versions: map[string][]string{}}
+	for k := range entries {
 		if !contains(idx.versions[k.name], k.version) {
 			idx.versions[k.name] = append(idx.versions[k.name], k.version)
 		}
 	}
 	for _, v := range idx.versions {
-		sort.Strings(v)
+		sort.Slice(v, func(i, j int) bool { return CompareVersions(v[i], v[j]) < 0 })
 	}
 	return idx
+}
+
+// ReadArchiveIndex reads the stanzas of an uncompressed Packages index
+// (one or several concatenated) into an ArchiveIndex.
+func ReadArchiveIndex(r io.Reader) (*ArchiveIndex, error) {
+	e, err := parseIndex(r)
+	if err != nil {
+		return nil, fmt.Errorf("base: archive index: %w", err)
+	}
+	return newArchiveIndex(e), nil
+}
+
+// Listed is a package version the archive lists, with the path of its
+// .deb below the archive root (the index's Filename, e.g.
+// "pool/main/a/apt/apt_2.6.1_amd64.deb").
+type Listed struct {
+	Package
+	Filename string
+}
+
+// Newest returns the newest version (in Debian order) of the package name
+// that the archive lists for one of archs, e.g. ("amd64", "all"); false
+// when it lists none.
+func (idx *ArchiveIndex) Newest(name string, archs ...string) (Listed, bool) {
+	v := idx.versions[name]
+	for i := len(v) - 1; i >= 0; i-- {
+		for _, a := range archs {
+			if e, ok := idx.entries[debKey{name, v[i], a}]; ok {
+				return Listed{Package{Name: name, Version: v[i], Architecture: a, SHA256: e.sha256}, e.filename}, true
+			}
+		}
+	}
+	return Listed{}, false
 }
 
 // Gone is a locked package the archive no longer serves as locked.
@@ -59,7 +93,7 @@ func (g Gone) String() string {
 func (idx *ArchiveIndex) Expired(pkgs []Package) []Gone {
 	var out []Gone
 	for _, p := range pkgs {
-		if idx.sums[debKey{p.Name, p.Version, p.Architecture}] == p.SHA256 {
+		if e, ok := idx.entries[debKey{p.Name, p.Version, p.Architecture}]; ok && e.sha256 == p.SHA256 {
 			continue
 		}
 		out = append(out, Gone{Package: p, Now: idx.versions[p.Name]})
@@ -121,7 +155,7 @@ func FetchArchiveIndex(aptRoot string, d Debian, tmpDir string) (*ArchiveIndex, 
 	if len(files) == 0 {
 		return nil, fmt.Errorf("base: archive index: apt-get update fetched no Packages index for %s", d.Suite)
 	}
-	sums := map[debKey]string{}
+	entries := map[debKey]indexEntry{}
 	for _, f := range files {
 		// apt-helper reads the index whatever compression apt kept it in.
 		raw, err := exec.Command("/usr/lib/apt/apt-helper", "cat-file", f).Output()
@@ -133,8 +167,8 @@ func FetchArchiveIndex(aptRoot string, d Debian, tmpDir string) (*ArchiveIndex, 
 			return nil, fmt.Errorf("base: archive index %s: %w", filepath.Base(f), err)
 		}
 		for k, v := range m {
-			sums[k] = v
+			entries[k] = v
 		}
 	}
-	return newArchiveIndex(sums), nil
+	return newArchiveIndex(entries), nil
 }

@@ -35,6 +35,8 @@ func TestExtraArguments(t *testing.T) {
 		"base fetch":          {"--lock", lock},
 		"base builder ensure": {"--builder-lock", lock},
 		"base builder bump":   {"--builder-lock", lock},
+		"bootloader fetch":    {"--lock", lock, "--output", out},
+		"bootloader bump":     {"--lock", lock},
 	}
 	var walk func(prefix string, cmds []*cli.Command)
 	walk = func(prefix string, cmds []*cli.Command) {

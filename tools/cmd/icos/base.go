@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/icos-build/icos/tools/base"
+	"github.com/icos-build/icos/tools/bootloader"
 	"github.com/icos-build/icos/tools/oci"
 )
 
@@ -49,7 +50,7 @@ func init() {
 			{
 				Name: "check",
 				Usage: "check that the Debian archive still serves every locked package at its locked version and .deb checksum " +
-					"(default: the builder lock and every base lock of the workspace); exit status 3 when a lock has expired",
+					"(default: the builder lock, every base lock and the bootloader lock of the workspace); exit status 3 when a lock has expired",
 				ArgsUsage: "[LOCK...]",
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "expired", Usage: "write the paths of the expired locks to `FILE`, one per line"},
@@ -389,6 +390,11 @@ func baseFetch(c *cli.Context) error {
 	return nil
 }
 
+func exists(name string) bool {
+	_, err := os.Stat(name)
+	return err == nil
+}
+
 // checkedLock is one lock file as baseCheck sees it.
 type checkedLock struct {
 	path     string
@@ -408,6 +414,9 @@ func baseCheck(c *cli.Context) error {
 		root := strings.TrimSuffix(bl, base.BuilderLockPath)
 		locks, _ := filepath.Glob(filepath.Join(root, "ic-os/*/context/base*.lock.json"))
 		paths = append([]string{bl}, locks...)
+		if boot := filepath.Join(root, bootloader.LockPath); exists(boot) {
+			paths = append(paths, boot)
+		}
 		for i, p := range paths {
 			if rel, err := filepath.Rel(root, p); err == nil {
 				paths[i] = rel
@@ -416,12 +425,20 @@ func baseCheck(c *cli.Context) error {
 	}
 	var locks []checkedLock
 	for _, p := range paths {
-		if filepath.Base(p) == filepath.Base(base.BuilderLockPath) {
+		switch filepath.Base(p) {
+		case filepath.Base(base.BuilderLockPath):
 			bl, err := base.ReadBuilderLock(p)
 			if err != nil {
 				return err
 			}
 			locks = append(locks, checkedLock{p, bl.Debian, bl.Packages})
+			continue
+		case filepath.Base(bootloader.LockPath):
+			bl, err := bootloader.ReadLock(p)
+			if err != nil {
+				return err
+			}
+			locks = append(locks, checkedLock{p, bl.Debian, bl.BasePackages()})
 			continue
 		}
 		l, err := base.ReadLock(p)
@@ -463,7 +480,8 @@ func baseCheck(c *cli.Context) error {
 		}
 	}
 	if len(expired) > 0 {
-		return cli.Exit(fmt.Sprintf("%d of %d locks expired: re-lock them with icos base bump (icos base builder bump first for the builder lock)", len(expired), len(locks)), 3)
+		return cli.Exit(fmt.Sprintf("%d of %d locks expired: re-lock them with icos base bump (icos base builder bump first for the builder lock; "+
+			"icos bootloader bump for %s), or run tools/base-relock.sh --expired", len(expired), len(locks), filepath.Base(bootloader.LockPath)), 3)
 	}
 	return nil
 }
