@@ -84,7 +84,7 @@ func TestHeaders(t *testing.T) {
 	if !bytes.HasPrefix(a[116:], []byte(Magic+"00000002")) || !bytes.Equal(a[114:116], []byte{0, 0}) {
 		t.Fatalf("second header not at the padded offset: %q", a[112:116+14])
 	}
-	tr := Magic + strings.Repeat("0", 32) + "00000001" + strings.Repeat("0", 48) + "0000000B" + "00000000" + "TRAILER!!!\x00"
+	tr := Magic + strings.Repeat("0", 32) + "00000001" + strings.Repeat("0", 48) + "0000000B" + "00000000" + "TRAILER!!!\x00\x00\x00\x00"
 	if !strings.HasSuffix(string(a), tr) {
 		t.Fatalf("trailer: archive ends %q", a[len(a)-len(tr):])
 	}
