@@ -306,7 +306,9 @@ func TestRun(t *testing.T) {
 		want    string
 	}{
 		{"timeout", nil, cmdline, 5 * time.Second, "verityroot: /dev/disk/by-partlabel/A_root (root=PARTLABEL=A_root) did not appear within 5s"},
-		{"module", func(s *fakeSystem) { s.loadErr = map[string]error{"/m/dm-bufio.ko": errors.New("finit_module: exec format error")} }, cmdline, time.Minute,
+		{"module", func(s *fakeSystem) {
+			s.loadErr = map[string]error{"/m/dm-bufio.ko": errors.New("finit_module: exec format error")}
+		}, cmdline, time.Minute,
 			"verityroot: load module /m/dm-bufio.ko: finit_module: exec format error"},
 		{"no superblock", func(s *fakeSystem) { clear(s.dev.b[300*4096 : 301*4096]) }, cmdline, time.Minute,
 			"verityroot: /dev/disk/by-partlabel/A_root: superblock at 1228800: verity: no superblock"},
@@ -316,7 +318,9 @@ func TestRun(t *testing.T) {
 			"verityroot: /dev/disk/by-partlabel/A_root: root_hash_offset=4096000 beyond the device's"},
 		{"truncated", func(s *fakeSystem) { s.dev.b = s.dev.b[:len(s.dev.b)-4096] }, cmdline, time.Minute,
 			"superblock at 1228800: device of 1245184 bytes, too small for the hash area of 20480 bytes"},
-		{"dmsetup", func(s *fakeSystem) { s.createErr = errors.New("/usr/sbin/dmsetup: exit status 1: device-mapper: reload ioctl failed") }, cmdline, time.Minute,
+		{"dmsetup", func(s *fakeSystem) {
+			s.createErr = errors.New("/usr/sbin/dmsetup: exit status 1: device-mapper: reload ioctl failed")
+		}, cmdline, time.Minute,
 			"verityroot: create vroot on /dev/disk/by-partlabel/A_root: /usr/sbin/dmsetup: exit status 1"},
 		{"bad root", nil, strings.Replace(cmdline, "root=PARTLABEL=A_root", "root=A_root", 1), time.Minute, "verityroot: root=A_root: want"},
 	} {
