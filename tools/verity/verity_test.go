@@ -2,9 +2,7 @@ package verity
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -429,48 +427,5 @@ func BenchmarkHash(b *testing.B) {
 		if _, err := Write(discard{}, 0, r, size, Options{Salt: testSalt, UUID: testUUID}); err != nil {
 			b.Fatal(err)
 		}
-	}
-}
-
-func TestParseSuperblock(t *testing.T) {
-	salt := []byte{0xde, 0xad, 0xbe, 0xef}
-	uuid := [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
-	data := bytes.Repeat([]byte{7}, 130*BlockSize)
-	var hashArea memWriter
-	if _, err := Write(&hashArea, 0, bytes.NewReader(data), int64(len(data)), Options{Salt: salt, UUID: uuid}); err != nil {
-		t.Fatal(err)
-	}
-	good := hashArea[:BlockSize]
-	sb, err := ParseSuperblock(good)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := Superblock{Version: 1, HashType: HashType, UUID: uuid, Algorithm: Algorithm,
-		DataBlockSize: BlockSize, HashBlockSize: BlockSize, DataBlocks: 130, Salt: salt}
-	if fmt.Sprint(sb) != fmt.Sprint(want) {
-		t.Fatalf("got %+v\nwant %+v", sb, want)
-	}
-	for _, tc := range []struct {
-		name string
-		edit func(b []byte)
-		want string
-	}{
-		{"magic", func(b []byte) { b[0] = 'V' }, "no superblock"},
-		{"version", func(b []byte) { b[8] = 2 }, "version 2"},
-		{"algorithm", func(b []byte) { copy(b[32:64], bytes.Repeat([]byte{'x'}, 32)) }, "NUL-terminated"},
-		{"no algorithm", func(b []byte) { clear(b[32:64]) }, "NUL-terminated"},
-		{"block size", func(b []byte) { binary.LittleEndian.PutUint32(b[64:], 4095) }, "block size 4095"},
-		{"salt size", func(b []byte) { binary.LittleEndian.PutUint16(b[80:], 257) }, "salt size 257"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			b := bytes.Clone(good)
-			tc.edit(b)
-			if _, err := ParseSuperblock(b); err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %v, want %q", err, tc.want)
-			}
-		})
-	}
-	if _, err := ParseSuperblock(good[:511]); err == nil {
-		t.Error("short superblock accepted")
 	}
 }

@@ -41,8 +41,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/icos-build/icos/tools/verity"
 )
 
 const (
@@ -141,8 +139,8 @@ func ParseCmdline(cmdline string) (p Params, ok bool, err error) {
 		return Params{}, false, fmt.Errorf("verityroot: %s= given without %s=", ParamRootHash, ParamHashOffset)
 	}
 	p.HashOffset, err = strconv.ParseInt(offset[0], 10, 64)
-	if err != nil || p.HashOffset <= 0 || p.HashOffset%verity.BlockSize != 0 {
-		return Params{}, false, fmt.Errorf("verityroot: %s=%q: want a positive multiple of %d (bytes)", ParamHashOffset, offset[0], verity.BlockSize)
+	if err != nil || p.HashOffset <= 0 || p.HashOffset%blockSize != 0 {
+		return Params{}, false, fmt.Errorf("verityroot: %s=%q: want a positive multiple of %d (bytes)", ParamHashOffset, offset[0], blockSize)
 	}
 	if p.Root == "" {
 		return Params{}, false, fmt.Errorf("verityroot: %s= given without %s=", ParamRootHash, ParamRoot)
@@ -181,23 +179,20 @@ func DevicePath(root string) (string, error) {
 // checkSuperblock checks that sb, read at hashOffset of a device of
 // devSize bytes, describes the tree tools/verity writes for a filesystem
 // of hashOffset bytes, and that the device holds the whole hash area.
-func checkSuperblock(sb verity.Superblock, hashOffset, devSize int64) error {
+func checkSuperblock(sb Superblock, hashOffset, devSize int64) error {
 	switch {
-	case sb.HashType != verity.HashType:
-		return fmt.Errorf("hash type %d, want %d", sb.HashType, verity.HashType)
-	case sb.Algorithm != verity.Algorithm:
-		return fmt.Errorf("algorithm %q, want %q", sb.Algorithm, verity.Algorithm)
-	case sb.DataBlockSize != verity.BlockSize || sb.HashBlockSize != verity.BlockSize:
-		return fmt.Errorf("block sizes %d/%d, want %d", sb.DataBlockSize, sb.HashBlockSize, verity.BlockSize)
+	case sb.HashType != hashType:
+		return fmt.Errorf("hash type %d, want %d", sb.HashType, hashType)
+	case sb.Algorithm != algorithm:
+		return fmt.Errorf("algorithm %q, want %q", sb.Algorithm, algorithm)
+	case sb.DataBlockSize != blockSize || sb.HashBlockSize != blockSize:
+		return fmt.Errorf("block sizes %d/%d, want %d", sb.DataBlockSize, sb.HashBlockSize, blockSize)
 	case len(sb.Salt) == 0:
 		return errors.New("empty salt")
-	case sb.DataBlocks != uint64(hashOffset/verity.BlockSize):
-		return fmt.Errorf("%d data blocks, but %s=%d means %d", sb.DataBlocks, ParamHashOffset, hashOffset, hashOffset/verity.BlockSize)
+	case sb.DataBlocks != uint64(hashOffset/blockSize):
+		return fmt.Errorf("%d data blocks, but %s=%d means %d", sb.DataBlocks, ParamHashOffset, hashOffset, hashOffset/blockSize)
 	}
-	hashSize, err := verity.HashSize(hashOffset, false)
-	if err != nil {
-		return err
-	}
+	hashSize := hashAreaSize(hashOffset / blockSize)
 	if devSize < hashOffset+hashSize {
 		return fmt.Errorf("device of %d bytes, too small for the hash area of %d bytes at %d", devSize, hashSize, hashOffset)
 	}
@@ -206,11 +201,11 @@ func checkSuperblock(sb verity.Superblock, hashOffset, devSize int64) error {
 
 // Table returns the device-mapper table line of the verity target for the
 // device dev ("major:minor" or a path), sb having passed the checks of Run.
-func Table(dev string, sb verity.Superblock, hashOffset int64, rootHash string) string {
+func Table(dev string, sb Superblock, hashOffset int64, rootHash string) string {
 	salt := hex.EncodeToString(sb.Salt)
 	return fmt.Sprintf("0 %d verity %d %s %s %d %d %d %d %s %s %s 1 panic_on_corruption",
-		sb.DataBlocks*verity.BlockSize/sectorSize, sb.HashType, dev, dev, sb.DataBlockSize, sb.HashBlockSize,
-		sb.DataBlocks, hashOffset/verity.BlockSize+1, sb.Algorithm, rootHash, salt)
+		sb.DataBlocks*blockSize/sectorSize, sb.HashType, dev, dev, sb.DataBlockSize, sb.HashBlockSize,
+		sb.DataBlocks, hashOffset/blockSize+1, sb.Algorithm, rootHash, salt)
 }
 
 // ParseModuleList reads a module list: one module file path per line, in
@@ -353,14 +348,14 @@ func readTable(sys System, dev string, p Params) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("verityroot: %s: %w", dev, err)
 	}
-	buf := make([]byte, verity.SuperblockSize)
+	buf := make([]byte, SuperblockSize)
 	if p.HashOffset > size-int64(len(buf)) {
 		return "", fmt.Errorf("verityroot: %s: %s=%d beyond the device's %d bytes", dev, ParamHashOffset, p.HashOffset, size)
 	}
 	if _, err := d.ReadAt(buf, p.HashOffset); err != nil {
 		return "", fmt.Errorf("verityroot: %s: read superblock at %d: %w", dev, p.HashOffset, err)
 	}
-	sb, err := verity.ParseSuperblock(buf)
+	sb, err := parseSuperblock(buf)
 	if err != nil {
 		return "", fmt.Errorf("verityroot: %s: superblock at %d: %w", dev, p.HashOffset, err)
 	}

@@ -128,7 +128,7 @@ func image(t *testing.T, fsBlocks int) (img []byte, root string, salt []byte) {
 
 func TestTableFromSuperblock(t *testing.T) {
 	img, root, salt := image(t, 200)
-	sb, err := verity.ParseSuperblock(img[200*4096:])
+	sb, err := ParseSuperblock(img[200*4096:])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,27 +145,27 @@ func TestTableFromSuperblock(t *testing.T) {
 
 func TestCheckSuperblock(t *testing.T) {
 	img, _, _ := image(t, 200)
-	good, err := verity.ParseSuperblock(img[200*4096:])
+	good, err := ParseSuperblock(img[200*4096:])
 	if err != nil {
 		t.Fatal(err)
 	}
 	size := int64(len(img)) // 200 data blocks + superblock + 3 hash blocks
 	for _, tc := range []struct {
 		name string
-		edit func(sb *verity.Superblock)
+		edit func(sb *Superblock)
 		off  int64
 		size int64
 		want string
 	}{
-		{"ok", func(*verity.Superblock) {}, 200 * 4096, size, ""},
-		{"bigger device", func(*verity.Superblock) {}, 200 * 4096, size + 1<<20, ""},
-		{"hash type", func(sb *verity.Superblock) { sb.HashType = 0 }, 200 * 4096, size, "hash type 0"},
-		{"algorithm", func(sb *verity.Superblock) { sb.Algorithm = "sha1" }, 200 * 4096, size, `algorithm "sha1"`},
-		{"block size", func(sb *verity.Superblock) { sb.HashBlockSize = 1024 }, 200 * 4096, size, "block sizes 4096/1024"},
-		{"no salt", func(sb *verity.Superblock) { sb.Salt = nil }, 200 * 4096, size, "empty salt"},
-		{"fewer data blocks", func(sb *verity.Superblock) { sb.DataBlocks = 199 }, 200 * 4096, size, "199 data blocks, but root_hash_offset=819200 means 200"},
-		{"offset elsewhere", func(*verity.Superblock) {}, 100 * 4096, size, "200 data blocks"},
-		{"device too small", func(*verity.Superblock) {}, 200 * 4096, size - 1, "too small for the hash area of 16384 bytes"},
+		{"ok", func(*Superblock) {}, 200 * 4096, size, ""},
+		{"bigger device", func(*Superblock) {}, 200 * 4096, size + 1<<20, ""},
+		{"hash type", func(sb *Superblock) { sb.HashType = 0 }, 200 * 4096, size, "hash type 0"},
+		{"algorithm", func(sb *Superblock) { sb.Algorithm = "sha1" }, 200 * 4096, size, `algorithm "sha1"`},
+		{"block size", func(sb *Superblock) { sb.HashBlockSize = 1024 }, 200 * 4096, size, "block sizes 4096/1024"},
+		{"no salt", func(sb *Superblock) { sb.Salt = nil }, 200 * 4096, size, "empty salt"},
+		{"fewer data blocks", func(sb *Superblock) { sb.DataBlocks = 199 }, 200 * 4096, size, "199 data blocks, but root_hash_offset=819200 means 200"},
+		{"offset elsewhere", func(*Superblock) {}, 100 * 4096, size, "200 data blocks"},
+		{"device too small", func(*Superblock) {}, 200 * 4096, size - 1, "too small for the hash area of 16384 bytes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sb := good
@@ -311,9 +311,9 @@ func TestRun(t *testing.T) {
 		}, cmdline, time.Minute,
 			"verityroot: load module /m/dm-bufio.ko: finit_module: exec format error"},
 		{"no superblock", func(s *fakeSystem) { clear(s.dev.b[300*4096 : 301*4096]) }, cmdline, time.Minute,
-			"verityroot: /dev/disk/by-partlabel/A_root: superblock at 1228800: verity: no superblock"},
+			"verityroot: /dev/disk/by-partlabel/A_root: superblock at 1228800: no verity superblock"},
 		{"wrong offset", nil, strings.Replace(cmdline, "1228800", "409600", 1), time.Minute,
-			"verityroot: /dev/disk/by-partlabel/A_root: superblock at 409600: verity: no superblock"},
+			"verityroot: /dev/disk/by-partlabel/A_root: superblock at 409600: no verity superblock"},
 		{"offset beyond", nil, strings.Replace(cmdline, "1228800", "4096000", 1), time.Minute,
 			"verityroot: /dev/disk/by-partlabel/A_root: root_hash_offset=4096000 beyond the device's"},
 		{"truncated", func(s *fakeSystem) { s.dev.b = s.dev.b[:len(s.dev.b)-4096] }, cmdline, time.Minute,

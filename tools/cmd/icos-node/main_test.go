@@ -95,3 +95,23 @@ func TestStatic(t *testing.T) {
 		}
 	}
 }
+
+// TestDependencies: icos-node goes into the initramfs; it uses the
+// standard library, golang.org/x/sys and packages of this module that do
+// the same (not the image tools and their compressors).
+func TestDependencies(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", ".").Output()
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	allowed := map[string]bool{
+		"github.com/icos-build/icos/tools/cmd/icos-node": true,
+		"github.com/icos-build/icos/tools/verityroot":    true,
+		"golang.org/x/sys/unix":                          true,
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if !allowed[p] {
+			t.Errorf("icos-node depends on %s", p)
+		}
+	}
+}
