@@ -41,6 +41,7 @@ load(
     "icos_disk",
     "icos_ext4",
     "icos_image_spec",
+    "icos_initrd",
     "icos_lvm",
     "icos_pack",
     "icos_rootfs",
@@ -180,6 +181,17 @@ def icos_os_image(
             **common
         )
         boot_files[_r(name, "extra-boot-args")] = "/boot/extra_boot_args"
+
+        # The initramfs step that opens the root through dm-verity.
+        icos_initrd(
+            name = _t(name, "icos-initrd"),
+            rootfs = _r(name, "rootfs-tree"),
+            binary = "//tools/cmd/icos-node",
+            kernel_modules = ["dm-verity"],
+            mtime = mtime,
+            **common
+        )
+        boot_files[_r(name, "icos-initrd")] = "/boot/icos-initrd.img"
     icos_rootfs(
         name = _t(name, "boot-tree"),
         base_tar = _r(name, "rootfs-tree"),

@@ -4,6 +4,7 @@ load("//rules/private:disk.bzl", _icos_disk = "icos_disk", _icos_lvm = "icos_lvm
 load("//rules/private:ext4.bzl", _icos_ext4 = "icos_ext4")
 load("//rules/private:grubenv.bzl", _icos_grubenv = "icos_grubenv")
 load("//rules/private:image_spec.bzl", _icos_image_spec = "icos_image_spec")
+load("//rules/private:initrd.bzl", _icos_initrd = "icos_initrd")
 load("//rules/private:oci.bzl", _icos_oci_image = "icos_oci_image")
 load("//rules/private:pack.bzl", _icos_pack = "icos_pack")
 load(
@@ -28,6 +29,7 @@ icos_disk = _icos_disk
 icos_ext4 = _icos_ext4
 icos_grubenv = _icos_grubenv
 icos_image_spec = _icos_image_spec
+icos_initrd = _icos_initrd
 icos_lvm = _icos_lvm
 icos_oci_image = _icos_oci_image
 icos_pack = _icos_pack

@@ -9,8 +9,8 @@ BOOT_COMPONENTS = {
 # ic-os/bootloader/bootloader.lock.json) and the GRUB configuration that
 # hands over to the grub partition.
 ESP_FILES = {
-    "@bootloader//:BOOTX64.EFI": "EFI/BOOT/BOOTX64.EFI",
-    "@bootloader//:grubx64.efi": "EFI/BOOT/grubx64.efi",
+    "@bootloader//:EFI/BOOT/BOOTX64.EFI": "EFI/BOOT/BOOTX64.EFI",
+    "@bootloader//:EFI/BOOT/grubx64.efi": "EFI/BOOT/grubx64.efi",
     "//ic-os/components:boot/esp-grub.cfg": "EFI/debian/grub.cfg",
 }
 

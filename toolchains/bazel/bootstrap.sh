@@ -32,7 +32,8 @@ BAZEL_VERSION=7.7.1
 # Packages of the chroot. Changing this list rebuilds the chroot.
 CHROOT_PACKAGES="bazel-bootstrap,bazel-rules-shell,ca-certificates,gcc,libc6-dev,git,\
 e2fsprogs,dosfstools,mtools,gdisk,fdisk,lvm2,tar,zstd,selinux-utils,cryptsetup-bin,grub-common,\
-nginx-light,util-linux,coreutils,findutils,diffutils,python3,tzdata,mount,\
+nginx-light,util-linux,coreutils,findutils,diffutils,python3,tzdata,mount,cpio,\
+qemu-system-x86,qemu-utils,ovmf,\
 mmdebstrap,debian-archive-keyring"
 
 log() { printf '[offline-bazel] %s\n' "$*" >&2; }
