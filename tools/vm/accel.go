@@ -20,6 +20,9 @@ import (
 // (QEMU aborting on an MSR, "KVM internal error") show within milliseconds.
 const ProbeTimeout = 10 * time.Second
 
+// kvmDevice is the KVM device; a variable for the tests.
+var kvmDevice = "/dev/kvm"
+
 // KVMProbe is the outcome of ProbeKVM.
 type KVMProbe struct {
 	Usable bool
@@ -42,7 +45,7 @@ func ProbeKVM(qemu, code, vars string) KVMProbe {
 }
 
 func probeKVM(qemu, code, vars string) KVMProbe {
-	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	f, err := os.OpenFile(kvmDevice, os.O_RDWR, 0)
 	if err != nil {
 		return KVMProbe{Reason: err.Error()}
 	}

@@ -466,3 +466,59 @@ func TestQuoteTail(t *testing.T) {
 		}
 	}
 }
+
+// TestRunOnTerminal runs commands in sh on a real pseudo-terminal (made by
+// script(1)), whose line discipline echoes what is typed and turns "\n"
+// into "\r\n" as a serial getty's does; then again with echo off, as Login
+// leaves it.
+func TestRunOnTerminal(t *testing.T) {
+	scriptCmd, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script (Debian package bsdutils) not installed: no pseudo-terminal to test on")
+	}
+	cmd := exec.Command(scriptCmd, "-qfc", "sh", "/dev/null")
+	cmd.Env = append(cmd.Environ(), "PS1=$ ", "PS2=> ")
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	c := NewConsole(out, in, nil)
+	ctx := ctxFor(t, 20*time.Second)
+	run := func(command, want string, wantStatus int) {
+		t.Helper()
+		got, status, err := c.Run(ctx, command)
+		if err != nil {
+			t.Fatalf("%q: %v", command, err)
+		}
+		if got != want || status != wantStatus {
+			t.Errorf("Run(%q) = %q, %d; want %q, %d", command, got, status, want, wantStatus)
+		}
+	}
+	run("echo hello", "hello\n", 0)
+	run("printf 'a\\nb'", "a\nb", 0)
+	run("for i in 1 2; do\n  echo $i\ndone; false", "1\n2\n", 1)
+	run("stty -echo", "stty: 'standard input': Inappropriate ioctl for device\n", 1) // standard input is /dev/null
+	if !strings.Contains(c.Tail(), "{ echo hello\r\n}") && !strings.Contains(c.Tail(), "} </dev/null") {
+		t.Errorf("no echo of the typed lines in %q: is this a terminal?", c.Tail())
+	}
+	// As Login does: wait for the output of a command after stty, so that
+	// nothing is typed while the terminal still echoes.
+	if err := c.Send("stty -echo; printf '%s-done\\n' stty\n"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Expect(ctx, regexp.MustCompile(`stty-done\r\n`)); err != nil {
+		t.Fatal(err)
+	}
+	run("echo quiet", "quiet\n", 0)
+	if strings.Contains(c.Tail(), "echo quiet") {
+		t.Errorf("the typed line was echoed after stty -echo: %q", c.Tail())
+	}
+}
