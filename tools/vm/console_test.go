@@ -213,9 +213,11 @@ func TestRunParsing(t *testing.T) {
 		status int
 	}{
 		{
-			name:  "plain",
-			guest: func(_, tok string) string { return "icosvm-begin-" + tok + "\r\nhello\r\n\r\nicosvm-end-" + tok + "-0\r\n# " },
-			out:   "hello\n",
+			name: "plain",
+			guest: func(_, tok string) string {
+				return "icosvm-begin-" + tok + "\r\nhello\r\n\r\nicosvm-end-" + tok + "-0\r\n# "
+			},
+			out: "hello\n",
 		},
 		{
 			name: "echo of the typed command before the output",
@@ -259,8 +261,10 @@ func TestRunParsing(t *testing.T) {
 			out: "icosvm-end-xp-1-1\n", // the token is p-1
 		},
 		{
-			name:  "one byte at a time",
-			guest: func(_, tok string) string { return "icosvm-begin-" + tok + "\r\na\r\nb\r\n\r\nicosvm-end-" + tok + "-0\r\n" },
+			name: "one byte at a time",
+			guest: func(_, tok string) string {
+				return "icosvm-begin-" + tok + "\r\na\r\nb\r\n\r\nicosvm-end-" + tok + "-0\r\n"
+			},
 			bytes: true,
 			out:   "a\nb\n",
 		},

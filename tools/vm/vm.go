@@ -359,8 +359,12 @@ func Start(cfg Config) (*VM, error) {
 		return fail(fmt.Errorf("vm: %w", err))
 	case c.Disk == "":
 		return fail(fmt.Errorf("vm: %s holds no %s to boot again and no disk is given", v.Dir, DiskName))
-	default:
+	case v.tmp == nil:
 		if err := CopyDisk(disk, c.Disk); err != nil {
+			return fail(err)
+		}
+	default:
+		if err := copyDiskScratch(disk, c.Disk); err != nil {
 			return fail(err)
 		}
 	}

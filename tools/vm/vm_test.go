@@ -68,6 +68,9 @@ func TestStartWaitConsole(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(v.Dir, DiskName)); !bytes.Equal(got, want) {
 		t.Error("the working disk differs from the disk")
 	}
+	if a := allocated(t, filepath.Join(v.Dir, DiskName)); a > 1<<20 {
+		t.Errorf("the working disk has %d bytes allocated: not sparse", a)
+	}
 	if got, _ := os.ReadFile(filepath.Join(v.Dir, VarsName)); string(got) != "vars template" {
 		t.Errorf("variable store %q, want a copy of the template", got)
 	}

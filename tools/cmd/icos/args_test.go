@@ -29,6 +29,7 @@ func TestExtraArguments(t *testing.T) {
 		"rootfs":              {"--empty", "--output", out},
 		"verity":              {"-i", in, "-o", out, "--salt", "ab", "--uuid", "u"},
 		"grubenv":             {"-o", out, "--set", "a=1"},
+		"vm run":              {"--disk", in},
 		"base build":          {"--lock", lock},
 		"base bump":           {"--context", dir, "--builder-lock", lock},
 		"base verify":         {"--lock", lock},
