@@ -30,6 +30,7 @@ func TestExtraArguments(t *testing.T) {
 		"verity":              {"-i", in, "-o", out, "--salt", "ab", "--uuid", "u"},
 		"grubenv":             {"-o", out, "--set", "a=1"},
 		"initrd":              {"--rootfs", in, "--kernel-modules", "dm-verity", "--binary", in, "-o", out},
+		"vm run":              {"--disk", in},
 		"base build":          {"--lock", lock},
 		"base bump":           {"--context", dir, "--builder-lock", lock},
 		"base verify":         {"--lock", lock},

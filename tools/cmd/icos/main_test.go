@@ -42,6 +42,8 @@ func TestErrorPrefix(t *testing.T) {
 		{[]string{"verity", "-i", img, "-o", out, "--salt", "ab", "--uuid", "6a8e2c5d-1f3b-4c7e-9a0d-2b4f6e8a1c3e"}, "icos verity: empty data"},
 		{[]string{"grubenv", "-o", out, "--set", "1a=x"}, `icos grubenv: variable name "1a": `},
 		{[]string{"grubenv", "-i", img, "--list"}, "icos grubenv: --input " + img + ": block is 0 bytes, want 1024"},
+		{[]string{"vm", "run", "--disk", img, "--memory", "2X"}, "icos vm run: --memory: "},
+		{[]string{"vm", "run", "--disk", img, "--drive", "nvme::" + img}, "icos vm run: --drive: drive " + img + ": an nvme drive needs a serial"},
 	} {
 		t.Run(strings.Join(tc.args[:2], " "), func(t *testing.T) {
 			err := newApp().Run(append([]string{"icos"}, tc.args...))
