@@ -84,6 +84,7 @@ def icos_os_image(
         update_img = True,
         mtime = 0,
         image_test = True,
+        boot_test = {},
         debian = True,
         checks = [],
         max_allocated = "",
@@ -112,6 +113,14 @@ def icos_os_image(
       image_test: declare image_test (tools/imagecheck): the archives, the GPT,
         each partition and volume checked by its kind with Debian's tools,
         unused ones empty, files checked against their sources.
+      boot_test: declare boot_test (tools/boottest; {} for none): the image
+        booted in QEMU under TCG (KVM where it works) and checked from inside.
+        Keys: "root", a regexp the source, type and options of / must match
+        (%s: the slot, A or B); "allow_failed", unit -> why it may fail. dev
+        variants log in on the console as root and, with update_img, also
+        install update-img into system B, boot it and see GRUB fall back to A;
+        prod variants are read from the console, and with a verity root a
+        copy with a flipped byte in it must not boot.
       debian: the base is a Debian system: image_test also checks kernel and
         initrd on boot, systemd on root and root's password (locked in prod,
         DEV_ROOT_PASSWORD_HASH in dev).
@@ -251,6 +260,15 @@ def icos_os_image(
         native.filegroup(name = _t(name, "update-img-archive"), srcs = [":update-img"], output_group = "archive", **common)
 
     test_tags = [t for t in tags if t != "manual"]
+    if boot_test:
+        _boot_test(name, mode, root, update_img, boot_test, test_tags)
+    native.sh_binary(
+        name = "launch-local-vm",
+        srcs = ["//tools/vm:launch-local-vm.sh"],
+        args = ["$(rootpath //tools/cmd/icos)", "$(rootpath :disk-img-archive)"],
+        data = ["//tools/cmd/icos", ":disk-img-archive"],
+        **common
+    )
     if image_test:
         _image_test(name, os, mode, partitions, disk_size, roles, spec.get("hostname", os), update_img, debian, checks, max_allocated, test_tags)
     if twice:
@@ -380,6 +398,40 @@ def _image(name, mode, p, roles, mtime, common):
     else:
         fail("%s: no image for kind %s" % (p["name"], p["kind"]))
     return ":" + target
+
+def _quoted(arg):
+    """arg as one word through the shell tokenization of test args."""
+    if "'" in arg:
+        fail("test argument %r: no ' please" % arg)
+    return "'%s'" % arg
+
+def _boot_test(name, mode, root, update_img, spec, tags):
+    """Declares boot_test: tools/boottest/boot run on the disk image."""
+    verity = bool(root.get("verity"))
+    args = ["-disk", "$(rootpath :disk-img-archive)"]
+    data = [":disk-img-archive"]
+    if verity:
+        args.append("-verity")
+    if spec.get("root"):
+        args.append(_quoted("-root=" + spec["root"]))
+    for unit, why in sorted(spec.get("allow_failed", {}).items()):
+        args.append(_quoted("-allow-failed=%s=%s" % (unit, why)))
+    if mode == "dev":
+        args += ["-login", "root:root"]
+        if update_img:
+            args += ["-upgrade", "-update", "$(rootpath %s)" % _r(name, "update-img-archive")]
+            data.append(_r(name, "update-img-archive"))
+    elif verity:
+        args.append("-corrupt")
+    go_test(
+        name = "boot_test",
+        size = "enormous",
+        srcs = ["//tools/boottest/boot:boot_test.go"],
+        deps = ["//tools/boottest", "//tools/grubenv", "//tools/vm"],
+        args = args,
+        data = data,
+        tags = tags,
+    )
 
 def _image_test(name, os, mode, partitions, disk_size, roles, hostname, update_img, debian, checks, max_allocated, tags):
     """Declares image_test: tools/imagecheck run on a spec made from the partition list."""

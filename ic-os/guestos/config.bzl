@@ -1,7 +1,7 @@
 """What guestos is made of: the arguments of icos_build shared by its variants."""
 
 load("//ic-os:layouts.bzl", "GUESTOS_ROOT_VERITY", "guestos_layout")
-load("//ic-os/components:boot.bzl", "BOOT_COMPONENTS")
+load("//ic-os/components:boot.bzl", "BOOT_COMPONENTS", "READ_ONLY_ROOT_FAILURES")
 
 GUESTOS = dict(
     os = "guestos",
@@ -9,4 +9,9 @@ GUESTOS = dict(
     disk_size = "50G",
     components = BOOT_COMPONENTS,
     rootfs = {"hostname": "guestos"},
+    # Booted in QEMU: / through dm-verity, read-only.
+    boot_test = {
+        "root": "^/dev/mapper/vroot ext4 ro,",
+        "allow_failed": READ_ONLY_ROOT_FAILURES,
+    },
 )
