@@ -118,9 +118,10 @@ def icos_os_image(
         Keys: "root", a regexp the source, type and options of / must match
         (%s: the slot, A or B); "allow_failed", unit -> why it may fail. dev
         variants log in on the console as root and, with update_img, also
-        install update-img into system B, boot it and see GRUB fall back to A;
-        prod variants are read from the console, and with a verity root a
-        copy with a flipped byte in it must not boot.
+        install update-img into system B, boot it and see GRUB fall back to A.
+        prod variants boot the same chain, so they are booted only when their
+        root has verity: read from the console (no login), and a copy with a
+        flipped byte in the root must not boot.
       debian: the base is a Debian system: image_test also checks kernel and
         initrd on boot, systemd on root and root's password (locked in prod,
         DEV_ROOT_PASSWORD_HASH in dev).
@@ -260,7 +261,7 @@ def icos_os_image(
         native.filegroup(name = _t(name, "update-img-archive"), srcs = [":update-img"], output_group = "archive", **common)
 
     test_tags = [t for t in tags if t != "manual"]
-    if boot_test:
+    if boot_test and (mode == "dev" or (root and root.get("verity"))):
         _boot_test(name, mode, root, update_img, boot_test, test_tags)
     native.sh_binary(
         name = "launch-local-vm",

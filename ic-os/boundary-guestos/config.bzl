@@ -1,7 +1,7 @@
 """What boundary-guestos is made of: the arguments of icos_build shared by its variants."""
 
 load("//ic-os:layouts.bzl", "guestos_layout")
-load("//ic-os/components:boot.bzl", "BOOT_COMPONENTS")
+load("//ic-os/components:boot.bzl", "BOOT_COMPONENTS", "READ_ONLY_ROOT_FAILURES")
 
 BOUNDARY_GUESTOS = dict(
     os = "boundary-guestos",
@@ -10,4 +10,9 @@ BOUNDARY_GUESTOS = dict(
     disk_size = "50G",
     components = BOOT_COMPONENTS,
     rootfs = {"hostname": "boundary-guestos"},
+    # Booted in QEMU (dev): / read-only, as initramfs-tools mounts it.
+    boot_test = {
+        "root": "^/dev/vda5 ext4 ro,",
+        "allow_failed": READ_ONLY_ROOT_FAILURES,
+    },
 )

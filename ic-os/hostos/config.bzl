@@ -1,7 +1,7 @@
 """What hostos is made of: the arguments of icos_build shared by its variants."""
 
 load("//ic-os:layouts.bzl", "HOSTOS_LAYOUT")
-load("//ic-os/components:boot.bzl", "BOOT_COMPONENTS")
+load("//ic-os/components:boot.bzl", "BOOT_COMPONENTS", "READ_ONLY_ROOT_FAILURES")
 
 HOSTOS = dict(
     os = "hostos",
@@ -9,4 +9,9 @@ HOSTOS = dict(
     disk_size = "94G",
     components = BOOT_COMPONENTS,
     rootfs = {"hostname": "hostos"},
+    # Booted in QEMU (dev): / read-only, as initramfs-tools mounts it.
+    boot_test = {
+        "root": "^/dev/mapper/hostlvm-%s_root ext4 ro,",
+        "allow_failed": READ_ONLY_ROOT_FAILURES,
+    },
 )

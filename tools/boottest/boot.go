@@ -177,9 +177,11 @@ func Boot(ctx context.Context, c *vm.Console, e Expect, log io.Writer) (Result, 
 	if guestCmdline != r.CmdLine {
 		return r, fmt.Errorf("boottest: /proc/cmdline %q, the kernel printed %q", guestCmdline, r.CmdLine)
 	}
-	if r.Root, err = run("findmnt -n -o SOURCE,FSTYPE,OPTIONS /"); err != nil {
+	root, err := run("findmnt -n -o SOURCE,FSTYPE,OPTIONS /")
+	if err != nil {
 		return r, err
 	}
+	r.Root = strings.Join(strings.Fields(root), " ")
 	fmt.Fprintf(log, "/: %s\n", r.Root)
 	if e.Verity {
 		out, err := run("dmsetup table vroot; dmsetup deps -o devname vroot; readlink -f /dev/disk/by-partlabel/" + e.RootPartition)

@@ -1,6 +1,7 @@
 package boottest
 
 import (
+	"archive/tar"
 	"bytes"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/icos-build/icos/tools/grubenv"
+	"github.com/icos-build/icos/tools/zst"
 )
 
 func TestParseSfdisk(t *testing.T) {
@@ -161,5 +163,51 @@ func TestFlipByte(t *testing.T) {
 	}
 	if err := FlipByte(disk, p, 4096); err == nil {
 		t.Errorf("offset past the partition: no error")
+	}
+}
+
+func updateArchive(t *testing.T, entries map[string][]byte) string {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, err := zst.NewWriter(&buf, zst.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tw := tar.NewWriter(zw)
+	for _, name := range []string{"VERSION.TXT", "boot.img", "root.img"} {
+		b, ok := entries[name]
+		if !ok {
+			continue
+		}
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(b)), Typeflag: tar.TypeReg})
+		tw.Write(b)
+	}
+	tw.Close()
+	zw.Close()
+	p := filepath.Join(t.TempDir(), "update-img.tar.zst")
+	os.WriteFile(p, buf.Bytes(), 0o644)
+	return p
+}
+
+func TestWriteUpdate(t *testing.T) {
+	boot, root := bytes.Repeat([]byte("b"), 8192), append(make([]byte, 4096), bytes.Repeat([]byte("r"), 4096)...)
+	bootP, rootP := Partition{"B_boot", 4096, 8192}, Partition{"B_root", 16384, 8192}
+	disk := filepath.Join(t.TempDir(), "disk.img")
+	os.WriteFile(disk, make([]byte, 32768), 0o644)
+	if err := WriteUpdate(disk, updateArchive(t, map[string][]byte{"VERSION.TXT": []byte("1\n"), "boot.img": boot, "root.img": root}), bootP, rootP); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(disk)
+	if !bytes.Equal(b[4096:12288], boot) || !bytes.Equal(b[16384:24576], root) || !bytes.Equal(b[:4096], make([]byte, 4096)) {
+		t.Errorf("partitions do not hold the images")
+	}
+	for name, entries := range map[string]map[string][]byte{
+		"no root.img":    {"boot.img": boot},
+		"too large":      {"boot.img": append(boot, 1), "root.img": root},
+		"empty boot.img": {"boot.img": nil, "root.img": root},
+	} {
+		if err := WriteUpdate(disk, updateArchive(t, entries), bootP, rootP); err == nil {
+			t.Errorf("%s: no error", name)
+		}
 	}
 }

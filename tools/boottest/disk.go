@@ -73,7 +73,7 @@ func Partitions(disk string) (map[string]Partition, error) {
 }
 
 // WriteUpdate writes the partition images of an update-img.tar.zst
-// (boot.img.zst, root.img.zst) into the partitions boot and root of the
+// (boot.img, root.img: sparse tar entries) into the partitions boot and root of the
 // raw disk, as an upgrade writes the inactive system. Only non-zero 4 KiB
 // blocks are written: the target partitions must read as zeros (unused
 // since the disk was made), which keeps the disk sparse.
@@ -93,7 +93,7 @@ func WriteUpdate(disk, update string, boot, root Partition) error {
 		return fmt.Errorf("boottest: %w", err)
 	}
 	defer d.Close()
-	targets := map[string]Partition{"boot.img.zst": boot, "root.img.zst": root}
+	targets := map[string]Partition{"boot.img": boot, "root.img": root}
 	tr := tar.NewReader(zr)
 	for {
 		h, err := tr.Next()
@@ -108,12 +108,7 @@ func WriteUpdate(disk, update string, boot, root Partition) error {
 			continue
 		}
 		delete(targets, h.Name)
-		ir, err := zst.NewReader(tr)
-		if err != nil {
-			return fmt.Errorf("boottest: %s: %s: %w", update, h.Name, err)
-		}
-		n, err := writeNonZero(d, ir, p.Offset, p.Size)
-		ir.Close()
+		n, err := writeNonZero(d, tr, p.Offset, p.Size)
 		if err != nil {
 			return fmt.Errorf("boottest: %s: %s into %s: %w", update, h.Name, p.Name, err)
 		}
