@@ -13,6 +13,8 @@ in the calling package, it declares the outputs users build:
                        VERSION.TXT (OSes with an A/B layout)
   version-txt          version.txt from --//ic-os:version
   image_test           checks the outputs with Debian's tools (tools/imagecheck)
+  boot_test            boots the image in QEMU and checks it from inside (tools/boottest)
+  launch-local-vm      `bazel run` it: the image in QEMU, console on the terminal
   reproducible_test    (with `twice`) the outputs equal those of a second,
                        independent build declared in another package
 
@@ -28,6 +30,12 @@ and helper targets named NAME_<what> (NAME is icos_build's name):
                        icos lvm), zstd-compressed (an lvm PV as a sparse .tar.zst)
   NAME_P-tree          the tree of an ext4 partition filled from `files`
   NAME_image-spec      what image_test checks (JSON)
+  NAME_slots           slots.cfg of the grub partition: where /boot and / of
+                       systems A and B are, for grub.cfg
+  NAME_root-hash       (root with verity) the dm-verity root hash of the root filesystem
+  NAME_extra-boot-args (root with verity) /boot/extra_boot_args with root_hash=
+  NAME_icos-initrd     (root with verity) icos-initrd.img: icos-node and the
+                       dm-verity modules, loaded by GRUB after Debian's initrd
 
 The dev variant sets root's password to "root" (DEV_ROOT_PASSWORD_HASH).
 
@@ -116,7 +124,9 @@ def icos_os_image(
       boot_test: declare boot_test (tools/boottest; {} for none): the image
         booted in QEMU under TCG (KVM where it works) and checked from inside.
         Keys: "root", a regexp the source, type and options of / must match
-        (%s: the slot, A or B); "allow_failed", unit -> why it may fail. dev
+        (%s: the slot, A or B); "allow_failed", unit -> why it may fail;
+        "upgrade" (default True): the A/B test below, where the B slot is
+        GPT partitions named B_boot and B_root. dev
         variants log in on the console as root and, with update_img, also
         install update-img into system B, boot it and see GRUB fall back to A.
         prod variants boot the same chain, so they are booted only when their
@@ -409,7 +419,7 @@ def _quoted(arg):
 def _boot_test(name, mode, root, update_img, spec, tags):
     """Declares boot_test: tools/boottest/boot run on the disk image."""
     verity = bool(root.get("verity"))
-    args = ["-disk", "$(rootpath :disk-img-archive)"]
+    args = ["-test.v", "-disk", "$(rootpath :disk-img-archive)"]
     data = [":disk-img-archive"]
     if verity:
         args.append("-verity")
@@ -419,7 +429,7 @@ def _boot_test(name, mode, root, update_img, spec, tags):
         args.append(_quoted("-allow-failed=%s=%s" % (unit, why)))
     if mode == "dev":
         args += ["-login", "root:root"]
-        if update_img:
+        if update_img and spec.get("upgrade", True):
             args += ["-upgrade", "-update", "$(rootpath %s)" % _r(name, "update-img-archive")]
             data.append(_r(name, "update-img-archive"))
     elif verity:

@@ -13,6 +13,9 @@ BOUNDARY_GUESTOS = dict(
     # Booted in QEMU (dev): / read-only, as initramfs-tools mounts it.
     boot_test = {
         "root": "^/dev/vda5 ext4 ro,",
-        "allow_failed": READ_ONLY_ROOT_FAILURES,
+        "allow_failed": dict(
+            READ_ONLY_ROOT_FAILURES,
+            **{"nginx.service": "its /var/lib/nginx and /var/log/nginx cannot be made: /var is read-only (nginx is configured by the Boundary services, not there yet)"}
+        ),
     },
 )

@@ -170,6 +170,10 @@ func Boot(ctx context.Context, c *vm.Console, e Expect, log io.Writer) (Result, 
 		}
 		return strings.TrimSpace(out), nil
 	}
+	// No pager: the serial console is a terminal of unknown size.
+	if _, err := run("export SYSTEMD_PAGER=cat PAGER=cat SYSTEMD_COLORS=0"); err != nil {
+		return r, err
+	}
 	guestCmdline, err := run("cat /proc/cmdline")
 	if err != nil {
 		return r, err
@@ -204,7 +208,7 @@ func Boot(ctx context.Context, c *vm.Console, e Expect, log io.Writer) (Result, 
 	if _, err := run("systemctl is-active multi-user.target"); err != nil {
 		return r, err
 	}
-	out, err := run("systemctl list-units --failed --plain --no-legend")
+	out, err := run("systemctl list-units --failed --plain --no-legend --no-pager")
 	if err != nil {
 		return r, err
 	}

@@ -253,7 +253,7 @@ func TestProbeCached(t *testing.T) {
 	kvmDevice = os.DevNull
 	c := fakeFirmware(t, "")
 	count := filepath.Join(t.TempDir(), "count")
-	qemu := fakeQEMU(t, `echo run >> `+count+`; echo x`)
+	qemu := fakeQEMU(t, `echo run >> `+count+`; echo x; exec sleep 600`)
 	for range 3 {
 		if p := probeKVMCached(qemu, c.FirmwareCode, c.FirmwareVars); !p.Usable {
 			t.Fatalf("probe %+v", p)
