@@ -214,6 +214,12 @@ func Boot(ctx context.Context, c *vm.Console, e Expect, log io.Writer) (Result, 
 	}
 	r.Failed = parseFailed(out)
 	for _, u := range r.Failed {
+		// The unit's last words, for the log: evidence for its reason.
+		if j, err := run("journalctl -b -u '" + u + "' -n 4 -o cat --no-pager"); err == nil {
+			fmt.Fprintf(log, "%s: %s\n", u, strings.ReplaceAll(j, "\n", " | "))
+		}
+	}
+	for _, u := range r.Failed {
 		if why, ok := e.AllowFailed[u]; ok {
 			r.Explained = append(r.Explained, u+": "+why)
 		}
