@@ -16,7 +16,7 @@ BOUNDARY_GUESTOS = dict(
         "allow_failed": dict(
             READ_ONLY_ROOT_FAILURES,
             **{
-                "danted.service": "Debian's default danted.conf names no usable interface (the SOCKS proxy is configured by the Boundary services, not there yet)",
+                "danted.service": "the default danted.conf of Debian names no usable interface (the SOCKS proxy is configured by the Boundary services, not there yet)",
                 "nginx.service": "its /var/lib/nginx and /var/log/nginx cannot be made: /var is read-only (nginx is configured by the Boundary services, not there yet)",
             }
         ),
