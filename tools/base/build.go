@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -209,13 +208,7 @@ func (r *debootstrapRun) run(b *Builder) ([]Package, error) {
 	if err != nil {
 		return nil, err
 	}
-	var suites []string
-	for _, s := range sources {
-		if !contains(suites, s.Suite) {
-			suites = append(suites, s.Suite)
-		}
-	}
-	sort.Strings(suites)
+	suites := Suites(sources)
 	if r.resolve {
 		l.Debian.Suites = suites
 	} else if strings.Join(suites, ",") != strings.Join(l.Debian.Suites, ",") {

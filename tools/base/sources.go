@@ -174,6 +174,19 @@ func parseDeb822(name string) ([]Source, error) {
 	return out, nil
 }
 
+// Suites lists the suites of sources, sorted, each once: what a lock
+// records as its "suites".
+func Suites(sources []Source) []string {
+	var suites []string
+	for _, s := range sources {
+		if !contains(suites, s.Suite) {
+			suites = append(suites, s.Suite)
+		}
+	}
+	sort.Strings(suites)
+	return suites
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -285,12 +284,5 @@ func hostSuites(aptRoot string, d base.Debian) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	var suites []string
-	for _, s := range sources {
-		if !contains(suites, s.Suite) {
-			suites = append(suites, s.Suite)
-		}
-	}
-	sort.Strings(suites)
-	return suites, nil
+	return base.Suites(sources), nil
 }
