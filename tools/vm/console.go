@@ -233,6 +233,10 @@ var passwordPrompt = regexp.MustCompile(`[Pp]assword: ?`)
 // for the tests.
 var readyRetry = 5 * time.Second
 
+// cancelPause is how long Login waits after the Ctrl-C of a retry before
+// typing its setup line again; a variable for the tests.
+var cancelPause = time.Second
+
 // Login logs in at a getty prompt: it waits for "login: ", types user
 // and, if password is not empty, waits for the password prompt and types
 // password. Then it sets the shell up for Run and checks it answers:
@@ -258,7 +262,21 @@ func (c *Console) Login(ctx context.Context, user, password string) error {
 	tok := c.token()
 	ready := regexp.MustCompile(`icosvm-ready-` + regexp.QuoteMeta(tok) + `|Login incorrect`)
 	setup := "stty -echo; dmesg -n 1 2>/dev/null; printf 'icosvm-%s-%s\\n' ready " + tok + "\n"
-	for {
+	for retry := false; ; retry = true {
+		if retry {
+			// login may have taken part of the line typed ahead, leaving
+			// the shell with the rest of it inside an open quote (seen
+			// under load): Ctrl-C discards that line. It is sent alone,
+			// since the terminal flushes its input on it.
+			if err := c.Send("\x03"); err != nil {
+				return err
+			}
+			select {
+			case <-time.After(cancelPause):
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
 		if err := c.Send(setup); err != nil {
 			return err
 		}

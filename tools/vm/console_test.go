@@ -410,8 +410,8 @@ func TestRunRealShell(t *testing.T) {
 }
 
 func TestLogin(t *testing.T) {
-	defer func(d time.Duration) { readyRetry = d }(readyRetry)
-	readyRetry = 200 * time.Millisecond
+	defer func(d, p time.Duration) { readyRetry, cancelPause = d, p }(readyRetry, cancelPause)
+	readyRetry, cancelPause = 200*time.Millisecond, 10*time.Millisecond
 	for _, tc := range []struct {
 		name      string
 		password  string
@@ -440,7 +440,11 @@ func TestLogin(t *testing.T) {
 			}
 			setup := g.next(t)
 			if tc.dropFirst {
-				setup = g.next(t) // typed again after readyRetry
+				// After readyRetry: Ctrl-C alone, then the line again.
+				if got := g.next(t); got != "\x03" {
+					t.Fatalf("typed %q, want Ctrl-C before the setup line again", got)
+				}
+				setup = g.next(t)
 			}
 			m := regexp.MustCompile(`^stty -echo; dmesg -n 1 2>/dev/null; printf 'icosvm-%s-%s\\n' ready (\S+)\n$`).FindStringSubmatch(setup)
 			if m == nil {
