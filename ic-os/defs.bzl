@@ -272,10 +272,7 @@ def icos_os_image(
 
     test_tags = [t for t in tags if t != "manual"]
     if boot_test and (mode == "dev" or (root and root.get("verity"))):
-        # Tagged manual for now: a fresh CI run showed a console-login race
-        # under load (fixed in tools/vm, not yet confirmed by a fresh run);
-        # run them with `tools/bazel test //ic-os/...:boot_test`.
-        _boot_test(name, mode, root, update_img, boot_test, test_tags + ["manual"])
+        _boot_test(name, mode, root, update_img, boot_test, test_tags)
     native.sh_binary(
         name = "launch-local-vm",
         srcs = ["//tools/vm:launch-local-vm.sh"],
