@@ -229,13 +229,24 @@ var loginPrompt = regexp.MustCompile(`login: `)
 var passwordPrompt = regexp.MustCompile(`[Pp]assword: ?`)
 
 // readyRetry is how long Login waits for the shell's answer before typing
-// its setup line again (login may drop what was typed ahead); a variable
-// for the tests.
-var readyRetry = 5 * time.Second
+// its setup line again (login may drop what was typed ahead). It is longer
+// than pam_systemd's wait for a failing systemd-logind (25 s), during which
+// the session has no shell yet and a Ctrl-C would end it. A variable for
+// the tests.
+var readyRetry = 30 * time.Second
 
 // cancelPause is how long Login waits after the Ctrl-C of a retry before
 // typing its setup line again; a variable for the tests.
 var cancelPause = time.Second
+
+// loginAttempts is how many times Login types the user name and password
+// when the session ends at a new login prompt before the shell answers.
+const loginAttempts = 3
+
+// freshPrompt is getty's prompt at the start of a line with nothing after
+// it: the session ended (seen when a Ctrl-C hit login before the shell).
+// "Last login: ..." of the motd is told apart in Login.
+var freshPrompt = regexp.MustCompile(`\n([\w.-]+) login: $`)
 
 // Login logs in at a getty prompt: it waits for "login: ", types user
 // and, if password is not empty, waits for the password prompt and types
@@ -243,11 +254,26 @@ var cancelPause = time.Second
 // "stty -echo" (typed commands are not echoed) and "dmesg -n 1" (kernel
 // messages no longer go to the console, so they cannot land in the output
 // of a command; for root only, and they stay in dmesg). A "Login
-// incorrect" is an error.
+// incorrect" is an error. When getty prompts again before the shell
+// answers, it logs in again (up to loginAttempts times).
 func (c *Console) Login(ctx context.Context, user, password string) error {
 	if _, err := c.Expect(ctx, loginPrompt); err != nil {
 		return err
 	}
+	for attempt := 1; ; attempt++ {
+		err := c.login(ctx, user, password)
+		if !errors.Is(err, errBackAtLogin) || attempt == loginAttempts {
+			return err
+		}
+	}
+}
+
+// errBackAtLogin: getty prompted for a user name again.
+var errBackAtLogin = errors.New("vm: console: back at the login prompt before the shell answered")
+
+// login types user and password at a login prompt just read, then waits
+// for the shell as Login says.
+func (c *Console) login(ctx context.Context, user, password string) error {
 	if err := c.Send(user + "\n"); err != nil {
 		return err
 	}
@@ -260,7 +286,7 @@ func (c *Console) Login(ctx context.Context, user, password string) error {
 		}
 	}
 	tok := c.token()
-	ready := regexp.MustCompile(`icosvm-ready-` + regexp.QuoteMeta(tok) + `|Login incorrect`)
+	ready := regexp.MustCompile(`icosvm-ready-` + regexp.QuoteMeta(tok) + `|Login incorrect|` + freshPrompt.String())
 	setup := "stty -echo; dmesg -n 1 2>/dev/null; printf 'icosvm-%s-%s\\n' ready " + tok + "\n"
 	for retry := false; ; retry = true {
 		if retry {
@@ -281,15 +307,28 @@ func (c *Console) Login(ctx context.Context, user, password string) error {
 			return err
 		}
 		try, cancel := context.WithTimeout(ctx, readyRetry)
-		m, err := c.Expect(try, ready)
+		m, err := c.expectReady(try, ready)
 		cancel()
 		switch {
 		case err == nil && m[0] == "Login incorrect":
 			return fmt.Errorf("vm: console: login as %s: Login incorrect", user)
+		case err == nil && strings.HasSuffix(m[0], " login: "):
+			return errBackAtLogin
 		case err == nil:
 			return nil
 		case ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded):
 			return err
+		}
+	}
+}
+
+// expectReady is Expect of Login's answers, skipping the motd's "Last
+// login: ..." should it arrive cut right after "login: ".
+func (c *Console) expectReady(ctx context.Context, ready *regexp.Regexp) ([]string, error) {
+	for {
+		m, err := c.Expect(ctx, ready)
+		if err != nil || !strings.HasSuffix(m[0], " login: ") || !strings.HasSuffix(m[0], "\nLast login: ") {
+			return m, err
 		}
 	}
 }

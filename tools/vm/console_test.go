@@ -416,12 +416,15 @@ func TestLogin(t *testing.T) {
 		name      string
 		password  string
 		dropFirst bool   // login drops the first line typed ahead
+		relogin   bool   // the session ends at a new login prompt before the shell answers
 		answer    string // "" (the ready marker) or a login failure
 		err       string
 	}{
 		{name: "password", password: "root"},
 		{name: "no password"},
 		{name: "typed-ahead line lost", password: "root", dropFirst: true},
+		{name: "session ended before the shell", password: "root", relogin: true},
+		{name: "motd's last login is no prompt", password: "root", answer: "\r\nLast login: Sun Nov 29 on ttyS0\r\nroot@guestos:~# icosvm-ready-TOKEN\r\n"},
 		{name: "wrong password", password: "x", answer: "\r\nLogin incorrect\r\nguestos login: ", err: "vm: console: login as root: Login incorrect"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -439,6 +442,18 @@ func TestLogin(t *testing.T) {
 				}
 			}
 			setup := g.next(t)
+			if tc.relogin {
+				// The Ctrl-C of a retry ended login's session: getty asks again.
+				g.print("\r\nDebian GNU/Linux 12 guestos ttyS0\r\n\r\nguestos login: ")
+				if got := g.next(t); got != "root\n" {
+					t.Fatalf("typed %q after a new login prompt, want the user again", got)
+				}
+				g.print("Password: ")
+				if got := g.next(t); got != tc.password+"\n" {
+					t.Fatalf("typed %q, want the password again", got)
+				}
+				setup = g.next(t)
+			}
 			if tc.dropFirst {
 				// After readyRetry: Ctrl-C alone, then the line again.
 				if got := g.next(t); got != "\x03" {
@@ -450,7 +465,7 @@ func TestLogin(t *testing.T) {
 			if m == nil {
 				t.Fatalf("typed %q, want the setup line", setup)
 			}
-			answer := tc.answer
+			answer := strings.ReplaceAll(tc.answer, "TOKEN", m[1])
 			if answer == "" {
 				answer = "\r\nLinux guestos 6.1.0\r\nroot@guestos:~# icosvm-ready-" + m[1] + "\r\nroot@guestos:~# "
 			}
